@@ -1,0 +1,115 @@
+"""Hidden-layer activations, each with its derivative beside it.
+
+Every derivative is written in terms of the activation's *output* ``a`` rather than its input
+``z``: the forward pass already stores ``a``, so backprop needs no second pass over ``z``
+(tanh: ``1 - a**2``; sigmoid: ``a * (1 - a)``; ReLU: ``a > 0``). That is possible because each
+activation here is monotone, so ``a`` determines ``z`` wherever the derivative differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["ACTIVATIONS", "LEAKY_SLOPE", "Activation", "get_activation"]
+
+Array = NDArray[np.floating]
+
+#: Slope of leaky ReLU for negative inputs (PyTorch's default).
+LEAKY_SLOPE = 0.01
+
+
+class Activation(NamedTuple):
+    """An element-wise activation and its derivative.
+
+    Attributes
+    ----------
+    name : str
+    forward : callable (z, out) -> a
+        Writes ``f(z)`` into ``out`` (which may be ``z`` itself) and returns it.
+    grad_from_output : callable (a, delta) -> delta
+        Multiplies ``delta`` in place by ``f'(z)`` expressed through ``a = f(z)``.
+    """
+
+    name: str
+    forward: Callable[[Array, Array], Array]
+    grad_from_output: Callable[[Array, Array], Array]
+
+
+def _tanh(z: Array, out: Array) -> Array:
+    return np.tanh(z, out=out)
+
+
+def _tanh_grad(a: Array, delta: Array) -> Array:
+    delta *= 1 - a * a
+    return delta
+
+
+def _sigmoid(z: Array, out: Array) -> Array:
+    # 0.5 * (1 + tanh(z / 2)) is the logistic function without exp overflow for any z.
+    np.multiply(z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1
+    out *= 0.5
+    return out
+
+
+def _sigmoid_grad(a: Array, delta: Array) -> Array:
+    delta *= a * (1 - a)
+    return delta
+
+
+def _relu(z: Array, out: Array) -> Array:
+    return np.maximum(z, 0, out=out)
+
+
+def _relu_grad(a: Array, delta: Array) -> Array:
+    # The derivative at exactly 0 is taken as 0 (the subgradient PyTorch and sklearn use).
+    delta[a <= 0] = 0
+    return delta
+
+
+def _leaky_relu(z: Array, out: Array) -> Array:
+    # max(z, s*z) is z for z > 0 and s*z otherwise, because 0 < s < 1.
+    return np.maximum(z, z * LEAKY_SLOPE, out=out)
+
+
+def _leaky_relu_grad(a: Array, delta: Array) -> Array:
+    delta[a <= 0] *= LEAKY_SLOPE
+    return delta
+
+
+def _identity(z: Array, out: Array) -> Array:
+    if out is not z:
+        out[...] = z
+    return out
+
+
+def _identity_grad(a: Array, delta: Array) -> Array:
+    return delta
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation("tanh", _tanh, _tanh_grad),
+        Activation("relu", _relu, _relu_grad),
+        Activation("leaky_relu", _leaky_relu, _leaky_relu_grad),
+        Activation("sigmoid", _sigmoid, _sigmoid_grad),
+        Activation("identity", _identity, _identity_grad),
+    )
+}
+# scikit-learn calls the sigmoid "logistic"; accept its name too.
+ACTIVATIONS["logistic"] = ACTIVATIONS["sigmoid"]
+
+
+def get_activation(name: str) -> Activation:
+    """Return the activation called ``name``; raise ``ValueError`` naming the valid ones."""
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        valid = ", ".join(sorted(ACTIVATIONS))
+        raise ValueError(f"unknown activation {name!r}; expected one of: {valid}") from None

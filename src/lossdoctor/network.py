@@ -1,0 +1,162 @@
+"""The multi-layer perceptron as plain data and three pure functions.
+
+A network is described by a :class:`Network` (layer sizes, hidden activation, output head) and its
+weights by a parameter dict ``{"W1": ..., "b1": ..., "W2": ...}`` with ``Wk`` of shape
+(fan_in, fan_out) and ``bk`` of shape (fan_out,). Samples are rows.
+
+One training step is ``forward`` then the head's loss then ``backward``::
+
+    logits, trace = forward(net, params, X)
+    value, d_logits = get_head(net.head).loss(logits, Y)
+    grads = backward(net, params, trace, d_logits)
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from .activations import get_activation
+from .initializers import default_init, get_initializer
+from .losses import get_head
+
+__all__ = ["Network", "Params", "backward", "forward", "init_params", "n_layers", "predict_output"]
+
+Params = dict[str, NDArray]
+
+
+class Network(NamedTuple):
+    """The architecture of a dense feed-forward network.
+
+    Attributes
+    ----------
+    layer_sizes : tuple of int
+        ``(n_features, *hidden_layer_sizes, n_outputs)``; with no hidden layer this is a linear or
+        logistic model.
+    activation : str
+        Hidden activation: ``tanh``, ``relu``, ``leaky_relu``, ``sigmoid`` or ``identity``.
+    head : str
+        ``binary`` (sigmoid + binary cross-entropy), ``softmax`` (softmax + cross-entropy) or
+        ``identity`` (squared error).
+    """
+
+    layer_sizes: tuple[int, ...]
+    activation: str = "tanh"
+    head: str = "binary"
+
+
+def n_layers(net: Network) -> int:
+    """Number of weight matrices (hidden layers plus the output layer)."""
+    return len(net.layer_sizes) - 1
+
+
+def init_params(
+    net: Network,
+    rng: np.random.Generator,
+    *,
+    init: str | None = None,
+    init_scale: float = 1.0,
+    dtype: DTypeLike = np.float64,
+) -> Params:
+    """Draw initial weights; biases start at zero.
+
+    Parameters
+    ----------
+    net : Network
+    rng : numpy.random.Generator
+        The only source of randomness.
+    init : str, optional
+        Name of an initialiser in :mod:`lossdoctor.initializers`; by default the one that fits the
+        activation (Glorot for tanh/sigmoid, He for ReLU).
+    init_scale : float
+        Multiplies the initialiser's scale.
+    dtype : dtype
+        float64 or float32.
+
+    Returns
+    -------
+    params : dict of str to ndarray
+        ``W1, b1, ..., WL, bL`` in forward order.
+    """
+    draw = get_initializer(init if init is not None else default_init(net.activation))
+    params: Params = {}
+    for k, (fan_in, fan_out) in enumerate(zip(net.layer_sizes[:-1], net.layer_sizes[1:]), 1):
+        params[f"W{k}"] = np.ascontiguousarray(
+            draw(rng, (fan_in, fan_out), init_scale), dtype=dtype
+        )
+        params[f"b{k}"] = np.zeros(fan_out, dtype=dtype)
+    return params
+
+
+def forward(net: Network, params: Params, X: NDArray) -> tuple[NDArray, list[NDArray]]:
+    """Run the network up to its logits.
+
+    Parameters
+    ----------
+    net : Network
+    params : dict of str to ndarray
+    X : ndarray of shape (n_samples, n_features)
+
+    Returns
+    -------
+    logits : ndarray of shape (n_samples, n_outputs)
+        Output pre-activations; the head's loss takes these.
+    trace : list of ndarray
+        ``[X, A1, ..., A_{L-1}]``: the input of each layer, which ``backward`` needs. ``Ak`` has
+        shape (n_samples, layer_sizes[k]).
+    """
+    act = get_activation(net.activation)
+    L = n_layers(net)
+    trace = [X]
+    A = X
+    for k in range(1, L):
+        Z = A @ params[f"W{k}"]
+        Z += params[f"b{k}"]
+        A = act.forward(Z, Z)  # in place: Z is not needed once A exists
+        trace.append(A)
+    logits = A @ params[f"W{L}"]
+    logits += params[f"b{L}"]
+    return logits, trace
+
+
+def backward(net: Network, params: Params, trace: list[NDArray], d_logits: NDArray) -> Params:
+    """Backpropagate the gradient of a loss with respect to the logits.
+
+    Parameters
+    ----------
+    net : Network
+    params : dict of str to ndarray
+    trace : list of ndarray
+        As returned by :func:`forward`.
+    d_logits : ndarray of shape (n_samples, n_outputs)
+        Gradient of the loss with respect to the logits. It is overwritten.
+
+    Returns
+    -------
+    grads : dict of str to ndarray
+        Same keys and shapes as ``params``, in backprop order (output layer first).
+    """
+    act = get_activation(net.activation)
+    grads: Params = {}
+    delta = d_logits
+    for k in range(n_layers(net), 0, -1):
+        A_prev = trace[k - 1]
+        grads[f"W{k}"] = A_prev.T @ delta
+        grads[f"b{k}"] = delta.sum(axis=0)
+        if k > 1:  # no gradient with respect to the input X
+            delta = delta @ params[f"W{k}"].T
+            act.grad_from_output(A_prev, delta)
+    return grads
+
+
+def predict_output(net: Network, params: Params, X: NDArray) -> NDArray:
+    """Network outputs after the head: probabilities for classification, values for regression.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_outputs)
+    """
+    logits, _ = forward(net, params, X)
+    return get_head(net.head).output(logits)
