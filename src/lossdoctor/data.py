@@ -1,0 +1,506 @@
+"""Reading data at the boundary: CSV, Parquet and NPZ files and scikit-learn's built-in data sets.
+
+Everything that comes in from a file is checked here, once, and turned into a :class:`Dataset`
+whose ``X`` is a finite, C-contiguous float64 matrix. Anything wrong raises :class:`DataError`
+with a one-line message that names the file, the column and the offending value, so that the
+command line can print it as it is.
+
+Rows are counted from 0 after the header, the way pandas numbers them.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "BUILTIN_DATASETS",
+    "DataError",
+    "Dataset",
+    "builtin_dataset",
+    "check_classification_target",
+    "check_regression_target",
+    "read_dataset",
+]
+
+# Columns (and NPZ arrays) taken as the target when none is named, in this order.
+DEFAULT_TARGETS = ("target", "y")
+
+BUILTIN_DATASETS = ("breast_cancer", "iris", "wine", "digits", "diabetes")
+
+_CSV_SUFFIXES = (".csv", ".txt", ".csv.gz", ".txt.gz")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_NPZ_SUFFIXES = (".npz",)
+_SUPPORTED = _CSV_SUFFIXES + _PARQUET_SUFFIXES + _NPZ_SUFFIXES
+
+# How many column names an error message lists before "...".
+_MAX_LISTED = 8
+
+
+class DataError(ValueError):
+    """Bad input data; the message names the file, column or value."""
+
+
+class Dataset(NamedTuple):
+    """A data set read at the boundary and checked.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Features as float64, C-contiguous, all finite.
+    y : ndarray of shape (n_samples,) or None
+        Target as read: numeric, or strings for class labels; None if there is no target.
+    feature_names : list of str
+        One name per column of ``X``.
+    target_name : str or None
+        Name of the target column or array; None if there is no target.
+    source : str
+        The file path, or ``"builtin:<name>"`` for a built-in data set.
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None
+    feature_names: list[str]
+    target_name: str | None
+    source: str
+
+
+def builtin_dataset(name: str = "breast_cancer") -> Dataset:
+    """Load a small data set that ships inside scikit-learn (no download).
+
+    Parameters
+    ----------
+    name : str, default "breast_cancer"
+        One of ``"breast_cancer"`` (binary, 569 x 30), ``"iris"`` (3 classes, 150 x 4),
+        ``"wine"`` (3 classes, 178 x 13), ``"digits"`` (10 classes, 1797 x 64) or
+        ``"diabetes"`` (regression, 442 x 10).
+
+    Returns
+    -------
+    Dataset
+        ``X`` of shape (n_samples, n_features) as float64, ``y`` of shape (n_samples,) with
+        integer class labels (or float targets for ``"diabetes"``), ``target_name`` ``"target"``
+        and ``source`` ``"builtin:<name>"``.
+
+    Raises
+    ------
+    DataError
+        If ``name`` is not one of the names above; the message lists them.
+
+    Examples
+    --------
+    >>> data = builtin_dataset("breast_cancer")
+    >>> data.X.shape
+    (569, 30)
+    """
+    # Imported here so that reading a CSV does not pay for importing scikit-learn's data sets.
+    from sklearn import datasets
+
+    loaders = {
+        "breast_cancer": datasets.load_breast_cancer,
+        "iris": datasets.load_iris,
+        "wine": datasets.load_wine,
+        "digits": datasets.load_digits,
+        "diabetes": datasets.load_diabetes,
+    }
+    if name not in loaders:
+        raise DataError(
+            f"unknown built-in data set {name!r}; choose one of: {', '.join(BUILTIN_DATASETS)}"
+        )
+    bunch = loaders[name]()
+    X = np.ascontiguousarray(bunch.data, dtype=np.float64)
+    feature_names = [str(f) for f in bunch.feature_names]
+    return Dataset(
+        X=X,
+        y=np.asarray(bunch.target),
+        feature_names=feature_names,
+        target_name="target",
+        source=f"builtin:{name}",
+    )
+
+
+def read_dataset(
+    path: str | os.PathLike[str],
+    *,
+    target: str | None = None,
+    features: Sequence[str] | None = None,
+    require_target: bool = True,
+) -> Dataset:
+    """Read a data set from a CSV, Parquet or NPZ file and check it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.csv``, ``.txt`` (delimiter sniffed), ``.csv.gz``, ``.txt.gz``, ``.parquet``, ``.pq``
+        or ``.npz`` file. CSV and Parquet files have one column per feature and a header row.
+        An NPZ file holds an array ``X`` of shape (n_samples, n_features), a target array
+        (``y`` unless ``target`` names another) of shape (n_samples,), and optionally
+        ``feature_names``, an array of n_features strings; without it the features are named
+        ``x0`` .. ``x{n_features - 1}``.
+    target : str, optional
+        Name of the target column (or NPZ array). If None, a column named ``"target"`` or
+        ``"y"`` is used if there is one (and is not listed in ``features``).
+    features : sequence of str, optional
+        Select exactly these feature columns by name, in this order, and ignore any others
+        (this is how ``predict`` picks the columns a model was trained on). If None, every
+        column except the target is a feature.
+    require_target : bool, default True
+        If True, a missing target is an error. If False, ``y`` and ``target_name`` are None
+        when no target is named and none of the default names is present.
+
+    Returns
+    -------
+    Dataset
+        ``X`` of shape (n_samples, n_features) as finite, C-contiguous float64; ``y`` of shape
+        (n_samples,) as read (numbers, or strings for text labels) or None.
+
+    Raises
+    ------
+    DataError
+        On a missing file, an unsupported extension, an unreadable or empty file, an unknown
+        target or feature column, duplicated column names, a non-numeric or non-finite feature
+        value, a missing target value, or X and y of different lengths. The message names the
+        file and the column, value and row at fault.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.exists():
+        raise DataError(f"file not found: {source}")
+    if path.is_dir():
+        raise DataError(f"{source} is a directory, not a data file")
+    if features is not None:
+        features = [str(f) for f in features]
+        _check_unique(features, f"features requested from {source}")
+        if not features:
+            raise DataError(f"no feature columns requested from {source}")
+
+    name = path.name.lower()
+    if name.endswith(_NPZ_SUFFIXES):
+        return _read_npz(path, source, target, features, require_target)
+    if name.endswith(_PARQUET_SUFFIXES):
+        frame = _read_parquet(path, source)
+    elif name.endswith(_CSV_SUFFIXES):
+        frame = _read_csv(path, source)
+    else:
+        suffix = "".join(path.suffixes) or "(none)"
+        raise DataError(
+            f"unsupported file type {suffix!r} for {source}; use one of: {', '.join(_SUPPORTED)}"
+        )
+    return _from_frame(frame, source, target, features, require_target)
+
+
+def check_classification_target(y: np.ndarray, source: str = "") -> None:
+    """Check that a classification target is usable: 1-D, no missing labels, two classes or more.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Class labels, numbers or strings.
+    source : str, optional
+        What ``y`` is, for the message, such as ``"target column 'label' in data.csv"``.
+
+    Raises
+    ------
+    DataError
+        If ``y`` is not 1-D, is empty, has missing labels or holds only one class, for example
+        ``target column 'label' in data.csv has only one class: 1 (in all 40 samples)``.
+    """
+    what = source or "the target"
+    y = _as_1d_target(y, what)
+    missing = pd.isna(y)
+    if missing.any():
+        raise DataError(_count_message(f"{what} has", missing, "missing label"))
+    classes = np.unique(y)
+    if classes.size < 2:
+        value = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
+        raise DataError(
+            f"{what} has only one class: {value!r} (in all {y.shape[0]} samples); "
+            "a classifier needs at least two"
+        )
+
+
+def check_regression_target(y: np.ndarray, source: str = "") -> None:
+    """Check that a regression target is usable: 1-D, numeric and finite.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Target values.
+    source : str, optional
+        What ``y`` is, for the message, such as ``"target column 'price' in data.csv"``.
+
+    Raises
+    ------
+    DataError
+        If ``y`` is not 1-D, is empty, holds a value that is not a number (the message names
+        the first such value and its row) or holds NaN or infinity (the message gives the count
+        and the first row).
+    """
+    what = source or "the target"
+    y = _as_1d_target(y, what)
+    if y.dtype.kind not in "biuf":
+        numeric = pd.to_numeric(pd.Series(y), errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.isnan(numeric) & ~pd.isna(y)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise DataError(
+                f"{what} is not numeric, as regression needs: value {y[row]!r} at row {row}"
+            )
+        y = numeric
+    bad = ~np.isfinite(y.astype(np.float64))
+    if bad.any():
+        raise DataError(_count_message(f"{what} has", bad, "missing or non-finite value"))
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _read_csv(path: Path, source: str) -> pd.DataFrame:
+    # .txt files may be tab- or space-separated; let the python engine sniff the delimiter.
+    options: dict[str, Any] = (
+        {"sep": None, "engine": "python"} if ".txt" in path.name.lower() else {"sep": ","}
+    )
+    try:
+        # pandas renames duplicated headers ("a", "a.1"), so read the raw header first.
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str, **options)
+        frame = pd.read_csv(path, **options)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{source} is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError, ValueError) as exc:
+        raise DataError(f"cannot read {source} as CSV: {_first_line(exc)}") from None
+    _check_unique([str(c) for c in header.iloc[0].tolist()], f"column names in {source}")
+    return frame
+
+
+def _read_parquet(path: Path, source: str) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DataError(f"cannot read {source} as Parquet: {_first_line(exc)}") from None
+    # Parquet allows duplicated names, which pandas would then return as a frame per column.
+    _check_unique([str(c) for c in table.column_names], f"column names in {source}")
+    frame = table.to_pandas()
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _from_frame(
+    frame: pd.DataFrame,
+    source: str,
+    target: str | None,
+    features: list[str] | None,
+    require_target: bool,
+) -> Dataset:
+    columns = [str(c) for c in frame.columns]
+    frame.columns = pd.Index(columns)
+    if frame.shape[0] == 0:
+        raise DataError(f"{source} has no rows (columns: {_listing(columns)})")
+
+    if target is not None and target not in columns:
+        raise DataError(
+            f"unknown target column {target!r} in {source}; available columns: {_listing(columns)}"
+        )
+    if target is not None and features is not None and target in features:
+        raise DataError(f"column {target!r} in {source} is both the target and a feature")
+    if target is None:
+        taken = set(features or ())
+        target = next((c for c in DEFAULT_TARGETS if c in columns and c not in taken), None)
+    if target is None and require_target:
+        raise DataError(
+            f"no target column in {source}: name one with target=... (--target); "
+            f"columns: {_listing(columns)}"
+        )
+
+    if features is None:
+        features = [c for c in columns if c != target]
+    else:
+        missing = [f for f in features if f not in columns]
+        if missing:
+            raise DataError(
+                f"feature columns not found in {source}: {_listing(missing)}; "
+                f"available columns: {_listing(columns)}"
+            )
+    if not features:
+        raise DataError(f"{source} has no feature columns besides the target {target!r}")
+
+    X = np.empty((frame.shape[0], len(features)), dtype=np.float64)
+    for j, name in enumerate(features):
+        X[:, j] = _numeric_column(frame[name], name, source)
+    _check_finite(X, features, source)
+
+    y = None if target is None else _target_column(frame[target], target, source)
+    return Dataset(X=X, y=y, feature_names=list(features), target_name=target, source=source)
+
+
+def _numeric_column(column: pd.Series, name: str, source: str) -> np.ndarray:
+    """Return one feature column as float64 or say which value is not a number."""
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    numeric = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    # A value that was present but did not parse is non-numeric; a missing one is reported
+    # later as non-finite, with the count.
+    bad = np.isnan(numeric) & column.notna().to_numpy()
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DataError(
+            f"column {name!r} in {source} is not numeric: value {column.iloc[row]!r} at row {row}"
+        )
+    return numeric
+
+
+def _target_column(column: pd.Series, name: str, source: str) -> np.ndarray:
+    missing = column.isna().to_numpy()
+    if missing.any():
+        raise DataError(
+            _count_message(f"target column {name!r} in {source} has", missing, "missing value")
+        )
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        y = column.to_numpy()
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            raise DataError(
+                _count_message(
+                    f"target column {name!r} in {source} has", ~np.isfinite(y), "infinite value"
+                )
+            )
+        return y
+    # Text labels come back as a NumPy string array rather than pandas' object array.
+    return np.asarray([str(v) for v in column.tolist()], dtype=str)
+
+
+def _read_npz(
+    path: Path,
+    source: str,
+    target: str | None,
+    features: list[str] | None,
+    require_target: bool,
+) -> Dataset:
+    try:
+        # allow_pickle=False: an NPZ from elsewhere must not run code when loaded.
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise DataError(f"cannot read {source} as NPZ: {_first_line(exc)}") from None
+    keys = sorted(arrays)
+    if not arrays:
+        raise DataError(f"{source} is empty: it holds no arrays")
+    if "X" not in arrays:
+        raise DataError(f"{source} has no array 'X'; arrays: {_listing(keys)}")
+
+    X = arrays["X"]
+    if X.ndim != 2:
+        raise DataError(
+            f"array 'X' in {source} must be 2-D (n_samples, n_features), got shape {X.shape}"
+        )
+    if X.shape[0] == 0:
+        raise DataError(f"{source} has no rows: array 'X' has shape {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"array 'X' in {source} is not numeric: dtype {X.dtype}")
+
+    if "feature_names" in arrays:
+        names = [str(v) for v in np.ravel(arrays["feature_names"]).tolist()]
+        if len(names) != X.shape[1]:
+            raise DataError(
+                f"array 'feature_names' in {source} has {len(names)} names "
+                f"but X has {X.shape[1]} columns"
+            )
+        _check_unique(names, f"feature names in {source}")
+    else:
+        names = [f"x{j}" for j in range(X.shape[1])]
+
+    if features is not None:
+        missing = [f for f in features if f not in names]
+        if missing:
+            raise DataError(
+                f"feature columns not found in {source}: {_listing(missing)}; "
+                f"available: {_listing(names)}"
+            )
+        X = X[:, [names.index(f) for f in features]]
+        names = list(features)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    _check_finite(X, names, source)
+
+    if target is not None and target not in arrays:
+        raise DataError(f"unknown target array {target!r} in {source}; arrays: {_listing(keys)}")
+    if target is None:
+        target = "y" if "y" in arrays else None
+    if target is None:
+        if require_target:
+            raise DataError(
+                f"no target array in {source}: expected 'y' or target=...; arrays: {_listing(keys)}"
+            )
+        return Dataset(X=X, y=None, feature_names=names, target_name=None, source=source)
+
+    y = arrays[target]
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataError(f"target array {target!r} in {source} must be 1-D, got shape {y.shape}")
+    if y.shape[0] != X.shape[0]:
+        raise DataError(
+            f"X and {target!r} in {source} have different lengths: "
+            f"{X.shape[0]} rows vs {y.shape[0]} values"
+        )
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise DataError(
+            _count_message(
+                f"target array {target!r} in {source} has",
+                ~np.isfinite(y),
+                "missing or non-finite value",
+            )
+        )
+    return Dataset(X=X, y=y, feature_names=names, target_name=target, source=source)
+
+
+def _check_finite(X: np.ndarray, names: Sequence[str], source: str) -> None:
+    """Raise naming the first column of X that holds NaN or infinity."""
+    bad = ~np.isfinite(X)
+    if not bad.any():
+        return
+    j = int(np.argmax(bad.any(axis=0)))
+    raise DataError(
+        _count_message(
+            f"column {names[j]!r} in {source} has", bad[:, j], "missing or non-finite value"
+        )
+    )
+
+
+def _check_unique(names: Sequence[str], what: str) -> None:
+    dupes = [name for name, count in Counter(names).items() if count > 1]
+    if dupes:
+        raise DataError(f"duplicated {what}: {_listing(dupes)}")
+
+
+def _as_1d_target(y: Any, what: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise DataError(f"{what} must be 1-D (n_samples,), got shape {y.shape}")
+    if y.shape[0] == 0:
+        raise DataError(f"{what} is empty")
+    return y
+
+
+def _count_message(prefix: str, bad: np.ndarray, noun: str) -> str:
+    count = int(bad.sum())
+    plural = "" if count == 1 else "s"
+    return f"{prefix} {count} {noun}{plural} (first at row {int(np.argmax(bad))})"
+
+
+def _listing(names: Sequence[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:_MAX_LISTED])
+    more = len(names) - _MAX_LISTED
+    return shown + (f", ... ({more} more)" if more > 0 else "")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
