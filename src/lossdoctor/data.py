@@ -219,9 +219,8 @@ def check_classification_target(y: np.ndarray, source: str = "") -> None:
         raise DataError(_count_message(f"{what} has", missing, "missing label"))
     classes = np.unique(y)
     if classes.size < 2:
-        value = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
         raise DataError(
-            f"{what} has only one class: {value!r} (in all {y.shape[0]} samples); "
+            f"{what} has only one class: {_plain(classes[0])!r} (in all {y.shape[0]} samples); "
             "a classifier needs at least two"
         )
 
@@ -251,7 +250,7 @@ def check_regression_target(y: np.ndarray, source: str = "") -> None:
         if bad.any():
             row = int(np.argmax(bad))
             raise DataError(
-                f"{what} is not numeric, as regression needs: value {y[row]!r} at row {row}"
+                f"{what} is not numeric, as regression needs: value {_plain(y[row])!r} at row {row}"
             )
         y = numeric
     bad = ~np.isfinite(y.astype(np.float64))
@@ -275,7 +274,8 @@ def _read_csv(path: Path, source: str) -> pd.DataFrame:
         raise DataError(f"{source} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError, ValueError) as exc:
         raise DataError(f"cannot read {source} as CSV: {_first_line(exc)}") from None
-    _check_unique([str(c) for c in header.iloc[0].tolist()], f"column names in {source}")
+    # Blank header cells are NaN here and become distinct "Unnamed: k" columns in pandas.
+    _check_unique([str(c) for c in header.iloc[0].dropna().tolist()], f"column names in {source}")
     return frame
 
 
@@ -284,11 +284,15 @@ def _read_parquet(path: Path, source: str) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     try:
+        names = [str(c) for c in pq.read_schema(path).names]
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DataError(f"cannot read {source} as Parquet: {_first_line(exc)}") from None
+    # Parquet allows duplicated names, on which read_table fails with an obscure message.
+    _check_unique(names, f"column names in {source}")
+    try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataError(f"cannot read {source} as Parquet: {_first_line(exc)}") from None
-    # Parquet allows duplicated names, which pandas would then return as a frame per column.
-    _check_unique([str(c) for c in table.column_names], f"column names in {source}")
     frame = table.to_pandas()
     frame.columns = [str(c) for c in frame.columns]
     return frame
@@ -384,6 +388,8 @@ def _read_npz(
     features: list[str] | None,
     require_target: bool,
 ) -> Dataset:
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"cannot read {source} as NPZ: it is not a zip archive of arrays")
     try:
         # allow_pickle=False: an NPZ from elsewhere must not run code when loaded.
         with np.load(path, allow_pickle=False) as archive:
@@ -499,6 +505,11 @@ def _listing(names: Sequence[str]) -> str:
     shown = ", ".join(repr(n) for n in names[:_MAX_LISTED])
     more = len(names) - _MAX_LISTED
     return shown + (f", ... ({more} more)" if more > 0 else "")
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value, so that messages show 1 and 'cat', not np.int64(1)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _first_line(exc: BaseException) -> str:

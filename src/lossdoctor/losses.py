@@ -49,9 +49,25 @@ def sigmoid(z: Array) -> Array:
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
+def _shifted(z: Array) -> Array:
+    """``z - max(z)`` per row, floored at ``-sqrt(finfo.max)``.
+
+    The floor only matters for logit gaps beyond ~1e154 (float64) or ~1e19 (float32), where
+    ``exp`` is exactly 0 either way; it keeps ``0 * shifted`` and the sum over samples finite.
+    """
+    with np.errstate(over="ignore"):
+        shifted = z - z.max(axis=1, keepdims=True)
+    return np.maximum(shifted, -np.sqrt(np.finfo(z.dtype).max), out=shifted)
+
+
+def _mean(per_sample: Array) -> float:
+    # Divide before summing so that n large-but-finite terms cannot overflow the sum.
+    return float((per_sample / per_sample.shape[0]).sum())
+
+
 def softmax(z: Array) -> Array:
     """Row-wise softmax of an ndarray of shape (n_samples, n_classes)."""
-    e = np.exp(z - z.max(axis=1, keepdims=True))
+    e = np.exp(_shifted(z))
     e /= e.sum(axis=1, keepdims=True)
     return e
 
@@ -74,7 +90,7 @@ def binary_cross_entropy(logits: Array, Y: Array) -> tuple[float, Array]:
         ``(sigmoid(z) - y) / n_samples``.
     """
     n = logits.shape[0]
-    value = float((np.logaddexp(0, logits) - Y * logits).sum() / n)
+    value = _mean(np.logaddexp(0, logits) - Y * logits)
     d = sigmoid(logits)
     d -= Y
     d /= n
@@ -98,10 +114,10 @@ def softmax_cross_entropy(logits: Array, Y: Array) -> tuple[float, Array]:
         ``(softmax(z) - y) / n_samples``.
     """
     n = logits.shape[0]
-    shifted = logits - logits.max(axis=1, keepdims=True)
+    shifted = _shifted(logits)
     e = np.exp(shifted)
     sums = e.sum(axis=1, keepdims=True)
-    value = float((np.log(sums[:, 0]) - (Y * shifted).sum(axis=1)).sum() / n)
+    value = _mean(np.log(sums[:, 0]) - (Y * shifted).sum(axis=1))
     e /= sums
     e -= Y
     e /= n

@@ -275,7 +275,10 @@ def fit(
             total, norms, non_finite = 0.0, [], False
             for idx in iter_batches(n_samples, batch_size, rng):
                 Xb, Yb = X[idx], Y[idx]
-                value, grads = loss_and_grad(net, params, Xb, Yb, alpha)
+                # Overflow is detected below by checking finiteness, so NumPy's warnings about it
+                # would only repeat the message the history gives.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    value, grads = loss_and_grad(net, params, Xb, Yb, alpha)
                 norm = global_norm(grads)
                 if not (math.isfinite(value) and math.isfinite(norm)):
                     non_finite = True
@@ -283,8 +286,9 @@ def fit(
                 if clip_norm is not None:
                     grads, norm = clip_by_global_norm(grads, clip_norm)
                 lr = value_at(optimizer.learning_rate, getattr(state, "step", 0))
-                updates, state = optimizer.update(grads, state, params)
-                new_params = apply_updates(params, updates)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    updates, state = optimizer.update(grads, state, params)
+                    new_params = apply_updates(params, updates)
                 if not _finite_params(new_params):
                     non_finite = True
                     break

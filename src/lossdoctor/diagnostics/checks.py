@@ -1,0 +1,283 @@
+"""Checks before training: pure functions over the data, the set-up and the initial weights.
+
+Each function measures and returns *evidence*, a plain dict of numbers; it never decides what is
+wrong. :mod:`lossdoctor.diagnostics.rules` turns evidence into findings with fixes, so the
+thresholds live in one place and these measurements can be shown as they are.
+
+- :func:`data_evidence`: non-finite values, constant features, the scale and centre of each
+  feature, class balance, the scale of a regression target.
+- :func:`init_evidence`: each weight matrix's spread against the spread its activation needs
+  (the default initialiser's), the share of positive weights, and the pre-activation spread
+  layer by layer on standardised inputs (the initialisation's effect alone, without the data's).
+- :func:`lr_evidence`: the learning rate against the stability bound at given weights, from the
+  top Hessian eigenvalue (:mod:`lossdoctor.diagnostics.curvature`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..initializers import default_init
+from ..network import Network, Params, n_layers
+
+__all__ = [
+    "chance_loss",
+    "data_evidence",
+    "default_weight_std",
+    "init_evidence",
+    "lr_evidence",
+    "standardize",
+]
+
+# How many offending columns an evidence list names.
+_MAX_LISTED = 10
+
+
+def _listed(idx: NDArray) -> list[int]:
+    return [int(i) for i in idx[:_MAX_LISTED]]
+
+
+def data_evidence(X: NDArray, y: NDArray | None = None, *, task: str) -> dict[str, Any]:
+    """Measure the data: finiteness, constant columns, feature scales, targets.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Raw inputs; NaN and infinities are counted, not rejected.
+    y : ndarray of shape (n_samples,) or (n_samples, n_outputs), optional
+        Class labels for classification, values for regression.
+    task : {"classification", "regression"}
+
+    Returns
+    -------
+    dict
+        ``n_samples``, ``n_features``; ``n_non_finite_X`` and ``non_finite_columns``;
+        ``constant_features`` (column indices); per-feature summaries over the finite values:
+        ``max_rms`` and ``max_rms_feature`` (root mean square, so both spread and offset count),
+        ``max_std``, ``min_std`` (non-constant columns), ``std_ratio``, ``max_abs_mean`` and
+        ``max_abs_mean_feature``, ``mean_rms``; for classification ``class_counts`` (label ->
+        count) and ``imbalance_ratio`` (largest over smallest class); for regression
+        ``n_non_finite_y``, ``y_mean``, ``y_std``, ``y_rms``.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    finite = np.isfinite(X)
+    ev: dict[str, Any] = {
+        "n_samples": int(X.shape[0]),
+        "n_features": int(X.shape[1]),
+        "n_non_finite_X": int((~finite).sum()),
+        "non_finite_columns": _listed(np.flatnonzero(~finite.all(axis=0))),
+    }
+    Xf = np.where(finite, X, np.nan)
+    with warnings.catch_warnings():
+        # A column that is entirely non-finite has no mean; it is reported above.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(Xf, axis=0)
+        std = np.nanstd(Xf, axis=0)
+        rms = np.sqrt(np.nanmean(Xf * Xf, axis=0))
+    mean, std, rms = (np.nan_to_num(a) for a in (mean, std, rms))
+    # Constant up to rounding: a spread below 1e-12 of the column's magnitude.
+    const = std <= 1e-12 * np.maximum(np.abs(mean), 1.0)
+    ev["constant_features"] = [int(i) for i in np.flatnonzero(const)]
+    ev["n_constant_features"] = int(const.sum())
+    varying = ~const
+    i_rms = int(np.argmax(rms))
+    i_mean = int(np.argmax(np.abs(mean)))
+    ev.update(
+        max_rms=float(rms[i_rms]),
+        max_rms_feature=i_rms,
+        mean_rms=float(rms.mean()),
+        max_abs_mean=float(abs(mean[i_mean])),
+        max_abs_mean_feature=i_mean,
+        max_std=float(std.max()),
+        min_std=float(std[varying].min()) if varying.any() else 0.0,
+    )
+    ev["std_ratio"] = ev["max_std"] / ev["min_std"] if ev["min_std"] > 0 else 1.0
+    if y is None:
+        return ev
+    y = np.asarray(y)
+    if task == "classification":
+        labels, counts = np.unique(y if y.ndim == 1 else y.argmax(axis=1), return_counts=True)
+        ev["class_counts"] = {str(k): int(c) for k, c in zip(labels.tolist(), counts.tolist())}
+        ev["imbalance_ratio"] = float(counts.max() / counts.min())
+        ev["minority_share"] = float(counts.min() / counts.sum())
+    else:
+        yv = np.asarray(y, dtype=np.float64)
+        ok = np.isfinite(yv)
+        ev["n_non_finite_y"] = int((~ok).sum())
+        yf = yv[ok] if ok.any() else np.zeros(1)
+        ev.update(
+            y_mean=float(yf.mean()),
+            y_std=float(yf.std()),
+            y_rms=float(np.sqrt(np.mean(yf * yf))),
+        )
+    return ev
+
+
+def standardize(X: NDArray, *, mean: NDArray | None = None, std: NDArray | None = None) -> NDArray:
+    """Centre and scale each column to unit variance; constant columns become zero.
+
+    Non-finite values are left as they are. Used by :func:`init_evidence` (to see the
+    initialisation's effect alone) and by the ``fix`` of :func:`~.diagnose.diagnose`.
+    """
+    finite = np.isfinite(X)
+    Xf = np.where(finite, X, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if mean is None:
+            mean = np.nan_to_num(np.nanmean(Xf, axis=0))
+        if std is None:
+            std = np.nan_to_num(np.nanstd(Xf, axis=0))
+    scale = np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), std, np.inf)
+    return (X - mean) / scale
+
+
+def default_weight_std(net: Network, k: int) -> float:
+    """Standard deviation of layer ``k``'s weights under the initialiser that fits the activation.
+
+    Glorot for tanh, sigmoid and identity (``sqrt(2 / (fan_in + fan_out))``), He for the ReLU
+    family (``sqrt(2 / fan_in)``); the output layer uses the same rule, as :func:`init_params`.
+    """
+    fan_in, fan_out = net.layer_sizes[k - 1], net.layer_sizes[k]
+    if default_init(net.activation).startswith("he"):
+        return math.sqrt(2.0 / fan_in)
+    return math.sqrt(2.0 / (fan_in + fan_out))
+
+
+def init_evidence(net: Network, params: Params, X_probe: NDArray) -> dict[str, Any]:
+    """Measure the initial weights against the scale each layer's activation needs.
+
+    Parameters
+    ----------
+    net : Network
+    params : dict of str to ndarray
+        The initial parameters.
+    X_probe : ndarray of shape (n_probe, n_features)
+        A few samples; they are standardised here so that the layer spreads reflect the weights
+        only (the data's own scale is :func:`data_evidence`'s business).
+
+    Returns
+    -------
+    dict
+        ``layers``: one dict per weight matrix, in forward order, with ``name``, ``std``,
+        ``mean``, ``expected_std``, ``std_ratio`` (std over expected), ``positive_share`` and,
+        for hidden layers, ``pre_activation_std`` on standardised inputs; ``max_std_ratio``,
+        ``min_std_ratio``, ``worst_layer``.
+    """
+    from ..activations import get_activation
+
+    act = get_activation(net.activation)
+    A = standardize(np.nan_to_num(np.asarray(X_probe, dtype=np.float64), posinf=0, neginf=0))
+    layers = []
+    for k in range(1, n_layers(net) + 1):
+        W = np.asarray(params[f"W{k}"], dtype=np.float64)
+        rms = float(np.sqrt(np.mean(W * W)))
+        expected = default_weight_std(net, k)
+        layer: dict[str, Any] = {
+            "name": f"W{k}",
+            "std": float(W.std()),
+            "mean": float(W.mean()),
+            "rms": rms,
+            "expected_std": expected,
+            # RMS, not std: a uniform [0, 1) init is too large through its mean as well.
+            "std_ratio": rms / expected,
+            "positive_share": float(np.mean(W > 0)),
+        }
+        if k < n_layers(net):
+            Z = A @ W + params[f"b{k}"]
+            layer["pre_activation_std"] = float(Z.std())
+            A = act.forward(Z, Z)
+        layers.append(layer)
+    ratios = [la["std_ratio"] for la in layers]
+    worst = int(np.argmax(np.abs(np.log(np.maximum(ratios, 1e-300)))))
+    return {
+        "layers": layers,
+        "max_std_ratio": float(max(ratios)),
+        "min_std_ratio": float(min(ratios)),
+        "worst_layer": layers[worst]["name"],
+    }
+
+
+def lr_evidence(
+    net: Network,
+    params: Params,
+    X: NDArray,
+    Y: NDArray,
+    *,
+    learning_rate: float,
+    optimizer: str = "gd",
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    alpha: float = 0.0,
+    subsample: int | None = 512,
+    rng: np.random.Generator | None = None,
+) -> dict[str, Any]:
+    """The learning rate against the stability bound at ``params``.
+
+    Gradient descent on a quadratic with top Hessian eigenvalue ``L`` is stable for a step size
+    below ``2 / L`` (with momentum ``mu``: ``2 (1 + mu) / L``); the sharpness is measured by
+    Lanczos iterations on Hessian-vector products through the training loss.
+
+    Returns
+    -------
+    dict
+        ``learning_rate``, ``sharpness`` (top Hessian eigenvalue), ``threshold`` (largest stable
+        step), ``ratio`` (learning rate over threshold), ``label`` (``stable``, ``edge`` or
+        ``unstable``), ``optimizer``; empty when the sharpness is not finite.
+    """
+    from scipy.sparse.linalg import ArpackError, ArpackNoConvergence
+
+    from .curvature import lr_verdict, sharpness_of
+
+    finite = np.isfinite(X).all() and np.isfinite(Y).all()
+    # Weights that have blown up have no meaningful curvature (and make LAPACK complain).
+    sane = all(np.isfinite(p).all() and np.abs(p).max(initial=0) < 1e100 for p in params.values())
+    if not (finite and sane):
+        return {}
+    try:
+        with np.errstate(all="ignore"):
+            # A relative accuracy of 1e-3 is plenty to compare with a bound, and much cheaper.
+            top = sharpness_of(
+                net, params, X, Y, alpha=alpha, subsample=subsample, rng=rng, tol=1e-3
+            )
+    except (ArpackError, ArpackNoConvergence, np.linalg.LinAlgError, ValueError):
+        return {}
+    L = float(top[0])
+    if not math.isfinite(L):
+        return {}
+    verdict = lr_verdict(
+        learning_rate, L, optimizer=optimizer, momentum=momentum, nesterov=nesterov
+    )
+    return {
+        "learning_rate": float(learning_rate),
+        "sharpness": L,
+        "threshold": float(verdict.threshold),
+        "ratio": float(verdict.ratio),
+        "label": str(verdict.label),
+        "optimizer": optimizer,
+        "momentum": float(momentum),
+    }
+
+
+def chance_loss(head: str, Y: NDArray) -> float | None:
+    """The loss of the best constant prediction, the floor of a network that ignores its inputs.
+
+    Binary: the entropy of the class shares; softmax: the entropy of the class distribution;
+    identity: half the variance of the target (summed over outputs).
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    if not np.isfinite(Y).all():
+        return None
+    if head == "identity":
+        value = 0.5 * float(Y.var(axis=0).sum())
+    elif head == "binary":
+        p = np.clip(Y.mean(axis=0), 1e-12, 1 - 1e-12)
+        value = float(np.sum(-p * np.log(p) - (1 - p) * np.log(1 - p)))
+    else:
+        p = np.clip(Y.mean(axis=0), 1e-12, 1.0)
+        value = float(-np.sum(p * np.log(p)))
+    return value if value > 0 and math.isfinite(value) else None

@@ -1,0 +1,333 @@
+"""The learning-rate range test, next to the curvature bound at the initial weights.
+
+Starting from fixed initial weights, take one optimiser step per learning rate while the learning
+rate grows exponentially from ``start`` to ``stop``; stop when the loss diverges. The loss against
+the learning rate falls, reaches a minimum and shoots up; the suggestion is read from that curve
+by a stated rule. The initial weights are never modified (the core returns new arrays), so
+"restoring" them is keeping a reference.
+
+Unlike finders that run on shuffled mini-batches, the default here is the full batch: the curve
+then depends only on the initial weights, and the rule below reads it where it is flat and
+well-determined, which keeps suggestions from different seeds within a factor of 2 of each other.
+
+Example
+-------
+>>> from sklearn.datasets import load_breast_cancer
+>>> from sklearn.preprocessing import StandardScaler
+>>> X, y = load_breast_cancer(return_X_y=True)
+>>> result = lr_range_test(StandardScaler().fit_transform(X), y, hidden_layer_sizes=(16,),
+...                        activation="tanh", random_state=0)
+>>> 0.01 < result.suggestion < 10
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..network import Network, Params, init_params
+from ..optimizers import Optimizer, adam, apply_updates, sgd
+from ..schedules import exponential_decay
+from ..training import iter_batches, loss_and_grad
+from .curvature import sharpness_of, stability_threshold
+
+__all__ = ["RangeTestResult", "lr_range_test", "make_setup", "range_test"]
+
+#: The loss has diverged once it exceeds this multiple of the lowest loss seen (fastai's 4).
+DIVERGENCE_FACTOR = 4.0
+
+
+@dataclass(frozen=True)
+class RangeTestResult:
+    """The outcome of a learning-rate range test.
+
+    Attributes
+    ----------
+    lrs : ndarray of shape (n_done,)
+        Learning rates tried, one per step, until divergence.
+    losses : ndarray of shape (n_done,)
+        Training objective before each step (full batch, or the step's batch).
+    smoothed : ndarray of shape (n_done,)
+        ``losses`` smoothed by a forward-backward exponential moving average (no lag).
+    suggestion : float
+        Suggested learning rate.
+    rule : str
+        How ``suggestion`` was read off the curve, with the numbers.
+    sharpness : float
+        Largest Hessian eigenvalue at the initial weights.
+    bound : float
+        Stability limit at the initial weights for the optimiser (``2 / L`` for gradient
+        descent); ``nan`` for Adam, for which none is given.
+    bound_rule : str
+    stop_reason : str
+        ``diverged`` or ``stop`` (reached the largest learning rate).
+    evidence : dict
+    """
+
+    lrs: NDArray
+    losses: NDArray
+    smoothed: NDArray
+    suggestion: float
+    rule: str
+    sharpness: float
+    bound: float
+    bound_rule: str
+    stop_reason: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def plot(self, path: str | None = None) -> Any:
+        """Plot the curve with the suggestion and the bound; save to ``path`` if given."""
+        from ..report.plots import plot_lr_range
+
+        return plot_lr_range(self, path)
+
+    def summary(self) -> str:
+        """Two lines: the suggestion with its rule, and the curvature bound."""
+        return f"suggested learning rate {self.suggestion:.3g}: {self.rule}\n{self.bound_rule}"
+
+
+def _ema(values: NDArray, beta: float) -> NDArray:
+    out = np.empty_like(values)
+    avg = 0.0
+    for i, v in enumerate(values):
+        avg = beta * avg + (1 - beta) * v
+        out[i] = avg / (1 - beta ** (i + 1))  # bias correction, as in fastai
+    return out
+
+
+def smooth(values: ArrayLike, beta: float) -> NDArray:
+    """Forward-backward exponential moving average: smooths without shifting the minimum."""
+    v = np.asarray(values, dtype=np.float64)
+    if beta <= 0 or v.size < 2:
+        return v.copy()
+    return 0.5 * (_ema(v, beta) + _ema(v[::-1], beta)[::-1])
+
+
+def _suggest(lrs: NDArray, smoothed: NDArray) -> tuple[float, str, dict[str, Any]]:
+    # The minimum of the smoothed curve sits just before divergence, where the step size is
+    # bounded by the curvature; a tenth of it is on the flat, steeply falling part (fastai's
+    # "lr_min / 10"). Reading the minimum, not the steepest slope, keeps seeds within a factor 2.
+    i_min = int(np.argmin(smoothed))
+    lr_min = float(lrs[i_min])
+    suggestion = lr_min / 10
+    rule = (
+        f"one tenth of the learning rate at the minimum of the smoothed loss "
+        f"({lr_min:.3g} -> {suggestion:.3g})"
+    )
+    return suggestion, rule, {"lr_at_min": lr_min, "min_loss": float(smoothed[i_min])}
+
+
+def range_test(
+    net: Network,
+    params: Params,
+    X: NDArray,
+    Y: NDArray,
+    *,
+    alpha: float = 0.0,
+    optimizer: str = "gd",
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    start: float = 1e-4,
+    stop: float = 10.0,
+    n_steps: int = 100,
+    smoothing: float = 0.7,
+    batch_size: int | None = None,
+    rng: np.random.Generator | int | None = None,
+) -> RangeTestResult:
+    """Range test from given initial weights (which are left untouched).
+
+    Parameters
+    ----------
+    net : Network
+    params : dict of str to ndarray
+        Initial weights; never modified.
+    X : ndarray of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_outputs)
+        Encoded targets.
+    alpha : float
+        L2 penalty.
+    optimizer : {"gd", "sgd", "adam"}
+        ``gd``/``sgd`` use ``momentum`` and ``nesterov``; ``adam`` uses ``momentum`` as beta_1 if
+        given, else 0.9.
+    momentum : float
+    nesterov : bool
+    start, stop : float
+        First and last learning rate; the rate grows by ``(stop / start) ** (1 / (n_steps - 1))``
+        per step.
+    n_steps : int
+    smoothing : float
+        Coefficient of the forward-backward moving average (0 for none).
+    batch_size : int, optional
+        Mini-batches drawn from ``rng``; None (default) uses the full batch every step.
+    rng : numpy.random.Generator or int, optional
+        Mini-batch order and the Lanczos start vector of the bound.
+
+    Returns
+    -------
+    RangeTestResult
+    """
+    if not (0 < start < stop) or n_steps < 3:
+        raise ValueError(
+            f"need 0 < start < stop and n_steps >= 3, got start={start}, stop={stop}, "
+            f"n_steps={n_steps}"
+        )
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng or 0)
+    growth = (stop / start) ** (1 / (n_steps - 1))
+    opt = _optimizer(optimizer, exponential_decay(start, growth), momentum, nesterov)
+
+    L = float(sharpness_of(net, params, X, Y, alpha=alpha, rng=gen)[0])
+    bound, bound_rule = _bound(L, optimizer, momentum, nesterov)
+
+    state = opt.init(params)
+    current = params
+    lrs: list[float] = []
+    losses: list[float] = []
+    batches = _batches(X.shape[0], batch_size, gen)
+    stop_reason = "stop"
+    best = math.inf
+    for i in range(n_steps):
+        idx = next(batches)
+        value, grads = loss_and_grad(net, current, X[idx], Y[idx], alpha)
+        if not math.isfinite(value) or value > DIVERGENCE_FACTOR * best:
+            stop_reason = "diverged"
+            break
+        best = min(best, value)
+        lrs.append(start * growth**i)
+        losses.append(value)
+        updates, state = opt.update(grads, state, current)
+        current = apply_updates(current, updates)
+    lr_arr, loss_arr = np.asarray(lrs), np.asarray(losses)
+    smoothed = smooth(loss_arr, smoothing)
+    suggestion, rule, evidence = _suggest(lr_arr, smoothed)
+    evidence.update({"sharpness": L, "bound": bound, "n_steps_done": len(lrs), "growth": growth})
+    return RangeTestResult(
+        lr_arr, loss_arr, smoothed, suggestion, rule, L, bound, bound_rule, stop_reason, evidence
+    )
+
+
+def _optimizer(name: str, lr: Any, momentum: float, nesterov: bool) -> Optimizer:
+    if name == "adam":
+        return adam(lr, b1=momentum or 0.9)
+    if name not in ("gd", "sgd"):
+        raise ValueError(f"unknown optimizer {name!r}; expected gd, sgd or adam")
+    return sgd(lr, momentum, bool(nesterov and momentum > 0))
+
+
+def _bound(L: float, optimizer: str, momentum: float, nesterov: bool) -> tuple[float, str]:
+    if optimizer == "adam":
+        return math.nan, (
+            f"curvature bound: none is given for Adam at the initial weights (sharpness "
+            f"L = {L:.4g}; Adam's limit applies to the preconditioned Hessian built in training)"
+        )
+    bound = stability_threshold(L, "gd", momentum, nesterov)
+    kind = (
+        "(2+2b)/((1+2b) L), Nesterov"
+        if nesterov and momentum > 0
+        else ("2(1+b)/L, heavy ball" if momentum > 0 else "2/L, gradient descent")
+    )
+    return bound, f"curvature bound at the initial weights: {bound:.3g} = {kind}, L = {L:.4g}"
+
+
+def _batches(n: int, batch_size: int | None, rng: np.random.Generator) -> Any:
+    while True:
+        yield from iter_batches(n, batch_size, rng if batch_size else None)
+
+
+# -- from estimator parameters ------------------------------------------------------------------
+@dataclass
+class Setup:
+    """What a run needs, built the way the estimators build it (same seed, same weights)."""
+
+    estimator: Any
+    net: Network
+    params: Params
+    X: NDArray
+    Y: NDArray
+    rng: np.random.Generator
+
+
+def make_setup(X: ArrayLike, y: ArrayLike, **estimator_params: Any) -> Setup:
+    """Validate data and parameters as an estimator's ``fit`` does and draw the initial weights.
+
+    ``task="classification"`` or ``"regression"`` picks the estimator; by default a target of
+    class labels (binary or multi-class) is classification, anything else regression.
+    """
+    from sklearn.utils.multiclass import type_of_target
+    from sklearn.utils.validation import validate_data
+
+    from ..estimators import MLPClassifier, MLPRegressor
+
+    task = estimator_params.pop("task", "auto")
+    y_arr = np.asarray(y)
+    if task == "auto":
+        kind = type_of_target(y_arr)
+        task = "classification" if kind in ("binary", "multiclass") else "regression"
+    cls = {"classification": MLPClassifier, "regression": MLPRegressor}.get(task)
+    if cls is None:
+        raise ValueError(f"task must be 'auto', 'classification' or 'regression', got {task!r}")
+    est = cls(**estimator_params)
+    est._check_params()
+    hidden = est._hidden_sizes()
+    dtype = np.dtype(str(est.dtype))
+    Xv, yv = validate_data(est, X, y_arr, dtype=dtype, multi_output=True, y_numeric=False)
+    Xc = np.ascontiguousarray(Xv, dtype=dtype)
+    Y = est._encode(yv, fitting=True).astype(dtype, copy=False)
+    rng = est._rng()
+    net = Network((Xc.shape[1], *hidden, Y.shape[1]), est.activation, est._head())
+    params = init_params(net, rng, init=est.init, init_scale=est.init_scale, dtype=dtype)
+    return Setup(est, net, params, Xc, Y, rng)
+
+
+def lr_range_test(
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    start: float = 1e-4,
+    stop: float = 10.0,
+    n_steps: int = 100,
+    smoothing: float = 0.7,
+    **estimator_params: Any,
+) -> RangeTestResult:
+    """Range test of an :class:`~lossdoctor.MLPClassifier` / ``MLPRegressor`` set-up.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+    start, stop, n_steps, smoothing
+        See :func:`range_test`.
+    **estimator_params
+        Estimator parameters (``hidden_layer_sizes``, ``activation``, ``solver``, ``momentum``,
+        ``alpha``, ``random_state``, ...), plus ``task``. ``solver="gd"`` or ``"sgd"`` gives
+        gradient descent with ``momentum`` (default here 0: plain descent); the test always runs
+        on the full batch, whatever ``batch_size`` says, so that it is repeatable.
+
+    Returns
+    -------
+    RangeTestResult
+    """
+    estimator_params.setdefault("solver", "gd")
+    estimator_params.setdefault("momentum", 0.0)
+    s = make_setup(X, y, **estimator_params)
+    est = s.estimator
+    momentum = float(est.beta_1) if est.solver == "adam" else float(est.momentum)
+    return range_test(
+        s.net,
+        s.params,
+        s.X,
+        s.Y,
+        alpha=float(est.alpha),
+        optimizer="adam" if est.solver == "adam" else "gd",
+        momentum=momentum,
+        nesterov=bool(est.nesterovs_momentum),
+        start=start,
+        stop=stop,
+        n_steps=n_steps,
+        smoothing=smoothing,
+        rng=s.rng,
+    )

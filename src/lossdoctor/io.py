@@ -1,0 +1,573 @@
+"""Saving and loading trained models in one file that loading cannot turn into code execution.
+
+A model file is an NPZ archive (``numpy.savez``, read back with ``allow_pickle=False``) that holds
+
+* ``metadata``: a JSON document, stored as an array of uint8 (its UTF-8 bytes), naming the format
+  (``"lossdoctor-model"``), its version, the lossdoctor version that wrote it, the estimator class,
+  its JSON-able ``get_params()``, the architecture (``network_``), the fitted attributes that are
+  not arrays (``n_iter_``, ``loss_curve_``, ``feature_names_in_``, ``history_`` ...) and, for a
+  pipeline, the steps;
+* the arrays: ``mlp.W1``, ``mlp.b1``, ... (the weights), ``mlp.classes`` (class labels as a
+  numeric or unicode array, never ``object``) and ``<step>.mean``, ``<step>.scale``, ``<step>.var``
+  for a fitted :class:`~sklearn.preprocessing.StandardScaler`;
+* ``digest``: the SHA-256 digest of every other array's name, dtype, shape and bytes, so that a
+  modified or damaged file is refused rather than half-read.
+
+No pickle is involved anywhere, so a model file from a stranger can be loaded safely: the worst it
+can do is fail to load with a :class:`ModelFileError`. Writes are atomic (temporary file in the
+same directory, ``fsync``, ``os.replace``), so an interrupted save never leaves half a model where
+a good one was.
+
+Examples
+--------
+>>> from sklearn.datasets import load_iris
+>>> from lossdoctor import MLPClassifier
+>>> from lossdoctor.io import load, save
+>>> X, y = load_iris(return_X_y=True)
+>>> clf = MLPClassifier((8,), max_iter=5, n_iter_no_change=None, random_state=0).fit(X, y)
+>>> import tempfile, os
+>>> path = os.path.join(tempfile.mkdtemp(), "iris.npz")
+>>> _ = save(clf, path)
+>>> (load(path).predict_proba(X) == clf.predict_proba(X)).all()
+np.True_
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import numbers
+import os
+import stat
+import tempfile
+import warnings
+import zipfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any, TypeAlias
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from .activations import ACTIVATIONS
+from .estimators import MLPClassifier, MLPRegressor
+from .losses import HEADS
+from .network import Network
+from .training import FitResult, History
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelFileError", "atomic_write", "load", "save"]
+
+FORMAT_NAME = "lossdoctor-model"
+#: Version of the file layout; a reader refuses files with a larger number.
+FORMAT_VERSION = 1
+
+# Classes are looked up in this table, never imported by name, so a file cannot name arbitrary code.
+_ESTIMATORS: dict[str, type[MLPClassifier] | type[MLPRegressor]] = {
+    "MLPClassifier": MLPClassifier,
+    "MLPRegressor": MLPRegressor,
+}
+_HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "val_score", "learning_rate", "grad_norm", "time")
+# Array dtypes that NumPy stores without pickle: booleans, numbers and fixed-width strings.
+_SAFE_KINDS = "biufcUS"
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_MAGIC = b"\x80"
+_MLP = "mlp"
+
+Model: TypeAlias = MLPClassifier | MLPRegressor | Pipeline
+
+
+class ModelFileError(ValueError):
+    """A file that is not a lossdoctor model, or one that is damaged, modified or too new."""
+
+
+# --- saving ---------------------------------------------------------------------------------
+
+
+def save(model: Model, path: str | os.PathLike[str]) -> Path:
+    """Save a fitted model to one ``.npz`` file, atomically and without pickle.
+
+    Parameters
+    ----------
+    model : MLPClassifier, MLPRegressor or sklearn.pipeline.Pipeline
+        A fitted lossdoctor estimator, or a fitted pipeline of zero or more
+        :class:`~sklearn.preprocessing.StandardScaler` steps followed by one (what
+        ``lossdoctor train --scale standard`` builds).
+    path : str or path-like
+        Where to write; the name is used as given (no ``.npz`` is appended). An existing file
+        is replaced only once the new one is complete.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If the model (or a step of the pipeline) is not fitted.
+    TypeError
+        If the model is of a kind this format does not hold, or its class labels are Python
+        objects other than strings.
+
+    Notes
+    -----
+    Constructor parameters that are not JSON data (a ``numpy.random.Generator`` as
+    ``random_state``, a callable ``learning_rate``) are not stored; the loaded model has the
+    default instead and the metadata lists them under ``dropped_params``. They do not affect
+    predictions. The optimiser's state (momentum, Adam's moments) is not stored either, so a
+    ``warm_start`` continuation of a loaded model starts the optimiser afresh.
+    """
+    arrays: dict[str, NDArray] = {}
+    if isinstance(model, Pipeline):
+        *scalers, (last_name, estimator) = model.steps
+        steps = []
+        for name, step in scalers:
+            if not isinstance(step, StandardScaler):
+                raise TypeError(
+                    f"cannot save pipeline step {name!r} of type {type(step).__name__}; a "
+                    "lossdoctor model file holds StandardScaler steps followed by a lossdoctor "
+                    "estimator"
+                )
+            steps.append(_scaler_to_file(name, step, arrays))
+        steps.append({"name": last_name, "kind": "estimator"})
+        kind = "pipeline"
+    else:
+        estimator, steps, kind = model, [], "estimator"
+    if not isinstance(estimator, (MLPClassifier, MLPRegressor)):
+        raise TypeError(
+            "save() takes a lossdoctor MLPClassifier or MLPRegressor, or a Pipeline ending in "
+            f"one, got {type(estimator).__name__}"
+        )
+    metadata = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "lossdoctor_version": _version(),
+        "model": kind,
+        "steps": steps,
+        "estimator": _estimator_to_file(estimator, arrays),
+    }
+    text = json.dumps(metadata, sort_keys=True, allow_nan=True)
+    arrays["metadata"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    arrays["digest"] = np.frombuffer(_digest(arrays), dtype=np.uint8)
+    # Every array has a non-object dtype, so savez writes no pickle.
+    return atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
+
+
+def _estimator_to_file(est: MLPClassifier | MLPRegressor, arrays: dict[str, NDArray]) -> dict:
+    check_is_fitted(est, "params_")
+    params, dropped = {}, []
+    for name, value in est.get_params(deep=False).items():
+        plain = _json_value(value)
+        if plain is _NOT_JSON:
+            dropped.append(name)
+        else:
+            params[name] = plain
+    net: Network = est.network_
+    for key, array in est.params_.items():
+        arrays[f"{_MLP}.{key}"] = np.ascontiguousarray(array)
+    history: History = est.history_
+    out: dict[str, Any] = {
+        "class": type(est).__name__,
+        "params": params,
+        "dropped_params": dropped,
+        "network": {
+            "layer_sizes": [int(s) for s in net.layer_sizes],
+            "activation": net.activation,
+            "head": net.head,
+        },
+        "param_names": list(est.params_),
+        "n_features_in": int(est.n_features_in_),
+        "feature_names_in": _feature_names(est),
+        "t": int(est.t_),
+        "history": {
+            **{c: [_json_number(v) for v in getattr(history, c)] for c in _HISTORY_COLUMNS},
+            "stop_reason": history.stop_reason,
+            "message": history.message,
+            "best_epoch": None if history.best_epoch is None else int(history.best_epoch),
+        },
+    }
+    if isinstance(est, MLPClassifier):
+        out["multilabel"] = bool(est._multilabel)
+        arrays[f"{_MLP}.classes"] = _safe_labels(est.classes_)
+    else:
+        out["y_ndim"] = int(est._y_ndim)
+    return out
+
+
+def _scaler_to_file(name: str, scaler: StandardScaler, arrays: dict[str, NDArray]) -> dict:
+    check_is_fitted(scaler)
+    if "." in name or name in ("metadata", "digest", _MLP):
+        # Array names are "<step>.<attribute>", so a step name must not be ambiguous.
+        raise TypeError(f"cannot save a pipeline step named {name!r}")
+    for attr in ("mean", "var", "scale"):
+        value = getattr(scaler, f"{attr}_")
+        if value is not None:
+            arrays[f"{name}.{attr}"] = np.ascontiguousarray(value)
+    seen = scaler.n_samples_seen_
+    if isinstance(seen, np.ndarray):
+        arrays[f"{name}.n_samples_seen"] = seen
+        seen = None
+    return {
+        "name": name,
+        "kind": "StandardScaler",
+        "params": {k: _json_value(v) for k, v in scaler.get_params(deep=False).items()},
+        "n_features_in": int(scaler.n_features_in_),
+        "feature_names_in": _feature_names(scaler),
+        "n_samples_seen": None if seen is None else int(seen),
+    }
+
+
+_NOT_JSON = object()
+
+
+def _json_value(value: Any) -> Any:
+    """A constructor parameter as JSON data, or ``_NOT_JSON``."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, np.dtype):
+        return str(value)
+    if isinstance(value, (tuple, list)):
+        items = [_json_value(v) for v in value]
+        return _NOT_JSON if any(v is _NOT_JSON for v in items) else items
+    return _NOT_JSON
+
+
+def _json_number(value: Any) -> Any:
+    # np.float32 is not JSON-serialisable; float() keeps its value exactly.
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
+def _feature_names(est: Any) -> list[str] | None:
+    names = getattr(est, "feature_names_in_", None)
+    return None if names is None else [str(n) for n in names]
+
+
+def _safe_labels(classes: NDArray) -> NDArray:
+    """Class labels as an array NumPy stores without pickle (strings become unicode)."""
+    classes = np.asarray(classes)
+    if classes.dtype.kind in _SAFE_KINDS:
+        return classes
+    values = classes.tolist()
+    if all(isinstance(v, str) for v in values):
+        return np.asarray(values, dtype=str)
+    if all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
+        return np.asarray(values, dtype=np.int64)
+    kinds = sorted({type(v).__name__ for v in values})
+    raise TypeError(
+        f"cannot save class labels of type {', '.join(kinds)} without pickle; use strings or "
+        "numbers as labels"
+    )
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _digest(arrays: dict[str, NDArray]) -> bytes:
+    """SHA-256 over the name, dtype, shape and bytes of every array except ``digest``."""
+    h = hashlib.sha256(FORMAT_NAME.encode())
+    for name in sorted(arrays):
+        if name == "digest":
+            continue
+        a = np.ascontiguousarray(arrays[name])
+        # Length prefixes keep the encoding unambiguous: no two files hash the same stream.
+        for chunk in (json.dumps([name, a.dtype.str, list(a.shape)]).encode(), a.tobytes()):
+            h.update(len(chunk).to_bytes(8, "little"))
+            h.update(chunk)
+    return h.digest()
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]) -> Path:
+    """Write a file so that ``path`` holds either its old content or the complete new one.
+
+    ``write`` receives a binary file object for a temporary file in the same directory; that file
+    is flushed, ``fsync``-ed and renamed over ``path`` with :func:`os.replace`. If ``write`` (or
+    anything else) fails, the temporary file is removed and ``path`` is untouched.
+
+    Parameters
+    ----------
+    path : str or path-like
+    write : callable taking a binary file object
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    path = Path(path)
+    directory = path.parent
+    mode = _new_file_mode(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        # mkstemp creates the file readable by its owner only; give it a normal file's mode.
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+    return path
+
+
+def _new_file_mode(path: Path) -> int:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        # os.umask can only be read by setting it; restore it at once.
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable (POSIX); directories cannot be opened like this on Windows."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def load(path: str | os.PathLike[str]) -> Model:
+    """Load a model written by :func:`save`.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    MLPClassifier, MLPRegressor or sklearn.pipeline.Pipeline
+        A fitted model whose ``predict``, ``predict_proba`` and ``score`` give bit-for-bit the
+        results of the saved one.
+
+    Raises
+    ------
+    ModelFileError
+        If the file does not exist, is not a lossdoctor model (for example a pickle or random
+        bytes), is truncated or damaged, was modified after it was written (its SHA-256 digest
+        does not match), or was written by a newer lossdoctor with a newer format version. The
+        message names the path and the problem.
+    """
+    path = Path(path)
+    arrays = _read_arrays(path)
+    if "metadata" not in arrays or "digest" not in arrays:
+        raise ModelFileError(
+            f"{path} is not a lossdoctor model file: it is an NPZ archive without the "
+            f"'metadata' and 'digest' arrays (arrays: {', '.join(sorted(arrays)) or 'none'})"
+        )
+    meta = _read_metadata(path, arrays["metadata"])
+    digest = arrays["digest"]
+    if digest.dtype != np.uint8 or not hmac.compare_digest(digest.tobytes(), _digest(arrays)):
+        raise ModelFileError(
+            f"{path} was modified or damaged after it was written: its SHA-256 digest does not "
+            "match its contents"
+        )
+    try:
+        with warnings.catch_warnings():
+            # Restoring the fitted state must not repeat warnings the original fit gave.
+            warnings.simplefilter("ignore")
+            return _build(meta, arrays)
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise ModelFileError(f"{path} has inconsistent contents: {_describe(exc)}") from None
+
+
+def _read_arrays(path: Path) -> dict[str, NDArray]:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except FileNotFoundError:
+        raise ModelFileError(f"model file not found: {path}") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{path} is a directory, not a model file") from None
+    except OSError as exc:
+        raise ModelFileError(f"cannot read model file {path}: {_describe(exc)}") from None
+    if head.startswith(_PICKLE_MAGIC):
+        raise ModelFileError(
+            f"{path} is a pickle, not a lossdoctor model file; lossdoctor never loads pickles "
+            "because loading one can run arbitrary code"
+        )
+    if head != _ZIP_MAGIC:
+        raise ModelFileError(f"{path} is not a lossdoctor model file (not an NPZ archive)")
+    try:
+        # allow_pickle=False: an object array in the archive raises instead of running code.
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
+        raise ModelFileError(
+            f"{path} is truncated or damaged and cannot be read as a model file: {_describe(exc)}"
+        ) from None
+    except NotImplementedError as exc:  # an unsupported zip compression method
+        raise ModelFileError(f"{path} cannot be read: {_describe(exc)}") from None
+
+
+def _read_metadata(path: Path, raw: NDArray) -> dict[str, Any]:
+    try:
+        if raw.dtype != np.uint8 or raw.ndim != 1:
+            raise ValueError(f"metadata array has dtype {raw.dtype} and shape {raw.shape}")
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError("metadata is not a JSON object")
+    except ValueError as exc:  # includes JSONDecodeError and UnicodeDecodeError
+        raise ModelFileError(
+            f"{path} is not a lossdoctor model file: unreadable metadata ({_describe(exc)})"
+        ) from None
+    if meta.get("format") != FORMAT_NAME:
+        raise ModelFileError(
+            f"{path} is not a lossdoctor model file: format {meta.get('format')!r}, "
+            f"expected {FORMAT_NAME!r}"
+        )
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelFileError(f"{path} has an invalid format version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} was written by a newer lossdoctor ({meta.get('lossdoctor_version')}, model "
+            f"format version {version}); this lossdoctor ({_version()}) reads format versions "
+            f"up to {FORMAT_VERSION}: upgrade lossdoctor to load it"
+        )
+    return meta
+
+
+def _build(meta: dict[str, Any], arrays: dict[str, NDArray]) -> Model:
+    estimator = _estimator_from_file(meta["estimator"], arrays)
+    if meta["model"] == "estimator":
+        return estimator
+    if meta["model"] != "pipeline":
+        raise ValueError(f"unknown model kind {meta['model']!r}")
+    *scaler_steps, last = meta["steps"]
+    steps: list[tuple[str, Any]] = [
+        (step["name"], _scaler_from_file(step, arrays)) for step in scaler_steps
+    ]
+    steps.append((str(last["name"]), estimator))
+    return Pipeline(steps)
+
+
+def _estimator_from_file(
+    meta: dict[str, Any], arrays: dict[str, NDArray]
+) -> MLPClassifier | MLPRegressor:
+    cls = _ESTIMATORS.get(meta["class"])
+    if cls is None:
+        raise ValueError(f"unknown estimator class {meta['class']!r}")
+    params = dict(meta["params"])
+    if isinstance(params.get("hidden_layer_sizes"), list):
+        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    est = cls().set_params(**params)
+
+    spec = meta["network"]
+    net = Network(tuple(int(s) for s in spec["layer_sizes"]), spec["activation"], spec["head"])
+    if net.activation not in ACTIVATIONS or net.head not in HEADS or len(net.layer_sizes) < 2:
+        raise ValueError(f"invalid network {net}")
+    weights = {name: arrays[f"{_MLP}.{name}"] for name in meta["param_names"]}
+    _check_weights(net, weights)
+
+    history = History()
+    saved = meta["history"]
+    for column in _HISTORY_COLUMNS:
+        setattr(history, column, list(saved[column]))
+    history.stop_reason, history.message = str(saved["stop_reason"]), str(saved["message"])
+    history.best_epoch = saved["best_epoch"]
+
+    n_iter = len(history.loss)
+    n_samples = meta["t"] // n_iter if n_iter else 0
+    if isinstance(est, MLPClassifier):
+        classes = arrays[f"{_MLP}.classes"]
+        if classes.ndim != 1:
+            raise ValueError(f"classes has shape {classes.shape}")
+        est.classes_ = classes
+        est._multilabel = bool(meta["multilabel"])
+        est._head_name = net.head
+        n_out = net.layer_sizes[-1]
+        expected = 1 if len(classes) == 2 and not est._multilabel else len(classes)
+        if n_out != expected:
+            raise ValueError(f"{len(classes)} classes but {n_out} network outputs")
+    else:
+        est._y_ndim = int(meta["y_ndim"])
+    # The estimator's own code sets every derived attribute (coefs_, loss_curve_, n_iter_ ...),
+    # so they cannot drift from what fit() sets.
+    est._set_fitted(net, FitResult(weights, None, history), n_samples, True)
+    est.t_ = int(meta["t"])
+    est.n_features_in_ = int(meta["n_features_in"])
+    if est.n_features_in_ != net.layer_sizes[0]:
+        raise ValueError(f"{est.n_features_in_} features but {net.layer_sizes[0]} network inputs")
+    _set_feature_names(est, meta["feature_names_in"])
+    return est
+
+
+def _check_weights(net: Network, weights: dict[str, NDArray]) -> None:
+    L = len(net.layer_sizes) - 1
+    expected = [f"{p}{k}" for k in range(1, L + 1) for p in ("W", "b")]
+    if sorted(weights) != sorted(expected):
+        raise ValueError(f"weights {sorted(weights)} do not match the network's {expected}")
+    dtypes = {w.dtype for w in weights.values()}
+    if len(dtypes) != 1 or next(iter(dtypes)) not in (np.float32, np.float64):
+        got = sorted(map(str, dtypes))
+        raise ValueError(f"weights must all be float32 or all float64, got {got}")
+    for k in range(1, L + 1):
+        fan_in, fan_out = net.layer_sizes[k - 1], net.layer_sizes[k]
+        if weights[f"W{k}"].shape != (fan_in, fan_out) or weights[f"b{k}"].shape != (fan_out,):
+            raise ValueError(
+                f"layer {k} has weights of shape {weights[f'W{k}'].shape} and "
+                f"{weights[f'b{k}'].shape}, expected ({fan_in}, {fan_out}) and ({fan_out},)"
+            )
+
+
+def _scaler_from_file(meta: dict[str, Any], arrays: dict[str, NDArray]) -> StandardScaler:
+    if meta["kind"] != "StandardScaler":
+        raise ValueError(f"unknown pipeline step kind {meta['kind']!r}")
+    name = meta["name"]
+    scaler = StandardScaler().set_params(**meta["params"])
+    n_features = int(meta["n_features_in"])
+    for attr in ("mean", "var", "scale"):
+        value = arrays.get(f"{name}.{attr}")
+        if value is not None and (value.shape != (n_features,) or value.dtype.kind != "f"):
+            raise ValueError(f"scaler {name!r} has {attr}_ of shape {value.shape}")
+        setattr(scaler, f"{attr}_", value)
+    seen = meta["n_samples_seen"]
+    scaler.n_samples_seen_ = arrays[f"{name}.n_samples_seen"] if seen is None else int(seen)
+    scaler.n_features_in_ = n_features
+    _set_feature_names(scaler, meta["feature_names_in"])
+    return scaler
+
+
+def _set_feature_names(est: Any, names: list[str] | None) -> None:
+    if names is None:
+        return
+    if len(names) != est.n_features_in_:
+        raise ValueError(f"{len(names)} feature names for {est.n_features_in_} features")
+    # scikit-learn keeps feature names as an object array of str; comparisons rely on it.
+    est.feature_names_in_ = np.asarray([str(n) for n in names], dtype=object)
+
+
+def _describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, KeyError):
+        text = f"missing {text}"
+    return text or type(exc).__name__

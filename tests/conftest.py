@@ -1,0 +1,34 @@
+"""Shared fixtures: a seeded Generator (never the global RNG) and the built-in data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--seed", type=int, default=None, help="seed of the rng fixture")
+
+
+@pytest.fixture
+def seed(request: pytest.FixtureRequest) -> int:
+    """A fresh seed each run unless --seed is given; printed on failure so a run can be repeated."""
+    value = request.config.getoption("--seed")
+    if value is None:
+        value = int(np.random.SeedSequence().entropy % (2**31))  # fresh entropy, no global state
+    print(f"seed={value}")
+    return value
+
+
+@pytest.fixture
+def rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+@pytest.fixture(scope="session")
+def cancer() -> tuple[np.ndarray, np.ndarray]:
+    """Breast-cancer data (569 x 30), standardised, with 0/1 targets."""
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    return (X - X.mean(axis=0)) / X.std(axis=0), y

@@ -1,0 +1,47 @@
+"""Each activation's derivative, written through its output, matches finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lossdoctor.activations import ACTIVATIONS, get_activation
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_derivative_from_output_matches_finite_differences(
+    name: str, rng: np.random.Generator
+) -> None:
+    act = get_activation(name)
+    z = rng.normal(scale=2.0, size=200)
+    z = z[np.abs(z) > 1e-3]  # keep away from the ReLU kink, where no derivative exists
+    a = act.forward(z.copy(), np.empty_like(z))
+    h = 1e-6
+    num = (act.forward(z + h, np.empty_like(z)) - act.forward(z - h, np.empty_like(z))) / (2 * h)
+    ana = act.grad_from_output(a, np.ones_like(z))
+    assert np.linalg.norm(ana - num) / np.linalg.norm(num) < 1e-7
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activation_keeps_dtype_and_is_finite(name: str, dtype: type) -> None:
+    act = get_activation(name)
+    z = np.array([-1e30, -50.0, 0.0, 50.0, 1e30], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise"):
+        a = act.forward(z.copy(), np.empty_like(z))
+        d = act.grad_from_output(a, np.ones_like(z))
+    assert a.dtype == dtype and d.dtype == dtype
+    assert np.isfinite(a).all() and np.isfinite(d).all()
+
+
+def test_forward_in_place_equals_out_of_place(rng: np.random.Generator) -> None:
+    z = rng.normal(size=(5, 4))
+    for act in ACTIVATIONS.values():
+        expected = act.forward(z.copy(), np.empty_like(z))
+        w = z.copy()
+        np.testing.assert_array_equal(act.forward(w, w), expected)
+
+
+def test_unknown_activation_names_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match=r"'swish'.*tanh"):
+        get_activation("swish")
