@@ -113,7 +113,7 @@ def run_sklearn(wl: Workload, params0: Params) -> Params:
         activation="tanh",
         solver="sgd",
         alpha=0.0,
-        batch_size=wl.X.shape[0] if wl.batch_size is None else wl.batch_size,
+        batch_size=8,
         learning_rate="constant",
         learning_rate_init=wl.learning_rate,
         momentum=0.0,
@@ -133,7 +133,10 @@ def run_sklearn(wl: Workload, params0: Params) -> Params:
         clf.coefs_ = [params0[f"W{k}"].copy() for k in range(1, n_layers + 1)]
         clf.intercepts_ = [params0[f"b{k}"].copy() for k in range(1, n_layers + 1)]
         clf.loss_curve_, clf._no_improvement_count, clf.best_loss_ = [], 0, np.inf
-        clf.set_params(max_iter=wl.epochs)
+        clf.set_params(
+            max_iter=wl.epochs,
+            batch_size=wl.X.shape[0] if wl.batch_size is None else wl.batch_size,
+        )
         clf.fit(wl.X, wl.y)
     out: Params = {}
     for k in range(1, n_layers + 1):
@@ -305,13 +308,17 @@ def peak_memory(wl: Workload, params0: Params) -> None:
 def workloads(quick: bool) -> list[Workload]:
     Xc, yc = load_breast_cancer(return_X_y=True)
     Xc = StandardScaler().fit_transform(Xc)
-    classic = Workload("classic (breast cancer)", Xc, yc, (128, 64), None, 0.01, 100 if quick else 300)
+    classic = Workload(
+        "classic (breast cancer)", Xc, yc, (128, 64), None, 0.01, 100 if quick else 300
+    )
     Xl, yl = make_classification(
         n_samples=100_000, n_features=100, n_informative=20, random_state=0
     )
     large_epochs = 1 if quick else 2
     large = [
-        Workload("large (make_classification)", Xl.astype(dt), yl, (512, 256), 256, 0.01, large_epochs)
+        Workload(
+            "large (make_classification)", Xl.astype(dt), yl, (512, 256), 256, 0.01, large_epochs
+        )
         for dt in (np.float64, np.float32)
     ]
     return [classic, *large]
@@ -345,6 +352,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer epochs and repeats")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--only", choices=["classic", "large"], default=None)
+    parser.add_argument("--dtype", choices=["float64", "float32"], default=None)
+    parser.add_argument("--threads", choices=["default", "1"], default=None)
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
     args = parser.parse_args()
     repeats = args.repeats or (2 if args.quick else 5)
 
@@ -362,8 +372,11 @@ def main() -> None:
     for wl in workloads(args.quick):
         if args.only and not wl.name.startswith(args.only):
             continue
+        if args.dtype and wl.X.dtype.name != args.dtype:
+            continue
         params0 = init_params(wl.net, np.random.default_rng(0), dtype=wl.X.dtype)
         modes = ["default", "1"] if wl.name.startswith("large") else ["default"]
+        modes = [m for m in modes if args.threads in (None, m)]
         for mode in modes:
             limit = None if mode == "default" else int(mode)
             if torch is not None:
@@ -371,7 +384,7 @@ def main() -> None:
             with threadpool_limits(limits=limit):
                 times, finals = measure(wl, params0, runners, repeats)
             all_agree &= report(wl, mode, times, final_losses(wl, finals))
-        if wl.name.startswith("large"):
+        if wl.name.startswith("large") and not args.no_memory:
             peak_memory(wl, params0)
     print(f"\nall final losses agree: {all_agree}")
 

@@ -30,21 +30,24 @@ class Activation(NamedTuple):
     name : str
     forward : callable (z, out) -> a
         Writes ``f(z)`` into ``out`` (which may be ``z`` itself) and returns it.
-    grad_from_output : callable (a, delta) -> delta
-        Multiplies ``delta`` in place by ``f'(z)`` expressed through ``a = f(z)``.
+    grad_from_output : callable (a, delta, work=None) -> delta
+        Multiplies ``delta`` in place by ``f'(z)`` expressed through ``a = f(z)``. ``work``, an
+        optional array shaped like ``a``, holds ``f'(z)`` on the way so that nothing is allocated.
     """
 
     name: str
     forward: Callable[[Array, Array], Array]
-    grad_from_output: Callable[[Array, Array], Array]
+    grad_from_output: Callable[..., Array]
 
 
 def _tanh(z: Array, out: Array) -> Array:
     return np.tanh(z, out=out)
 
 
-def _tanh_grad(a: Array, delta: Array) -> Array:
-    delta *= 1 - a * a
+def _tanh_grad(a: Array, delta: Array, work: Array | None = None) -> Array:
+    d = np.multiply(a, a, out=work)
+    np.subtract(1, d, out=d)  # 1 - a**2
+    delta *= d
     return delta
 
 
@@ -57,8 +60,10 @@ def _sigmoid(z: Array, out: Array) -> Array:
     return out
 
 
-def _sigmoid_grad(a: Array, delta: Array) -> Array:
-    delta *= a * (1 - a)
+def _sigmoid_grad(a: Array, delta: Array, work: Array | None = None) -> Array:
+    d = np.subtract(1, a, out=work)
+    d *= a  # a * (1 - a)
+    delta *= d
     return delta
 
 
@@ -66,7 +71,7 @@ def _relu(z: Array, out: Array) -> Array:
     return np.maximum(z, 0, out=out)
 
 
-def _relu_grad(a: Array, delta: Array) -> Array:
+def _relu_grad(a: Array, delta: Array, work: Array | None = None) -> Array:
     # The derivative at exactly 0 is taken as 0 (the subgradient PyTorch and sklearn use).
     delta[a <= 0] = 0
     return delta
@@ -77,7 +82,7 @@ def _leaky_relu(z: Array, out: Array) -> Array:
     return np.maximum(z, z * LEAKY_SLOPE, out=out)
 
 
-def _leaky_relu_grad(a: Array, delta: Array) -> Array:
+def _leaky_relu_grad(a: Array, delta: Array, work: Array | None = None) -> Array:
     delta[a <= 0] *= LEAKY_SLOPE
     return delta
 
@@ -88,7 +93,7 @@ def _identity(z: Array, out: Array) -> Array:
     return out
 
 
-def _identity_grad(a: Array, delta: Array) -> Array:
+def _identity_grad(a: Array, delta: Array, work: Array | None = None) -> Array:
     return delta
 
 

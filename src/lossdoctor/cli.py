@@ -1,4 +1,5 @@
-"""The command line: ``lossdoctor train``, ``lossdoctor predict`` and ``lossdoctor gradcheck``.
+"""The command line: ``lossdoctor train``, ``predict``, ``gradcheck``, ``lr-find``, ``sweep``
+and ``diagnose``.
 
 Every subcommand is a pair of functions, ``_add_<name>(subparsers) -> parser`` declaring its
 options and ``_run_<name>(args) -> int`` doing the work, registered once in :data:`SUBCOMMANDS`.
@@ -11,7 +12,8 @@ A new subcommand reuses the shared pieces:
 * :func:`_load_data` reads ``DATA`` (a file, ``builtin:NAME`` or nothing for the built-in breast
   cancer data) and :func:`_task_and_target` settles the task and checks the target;
 * :func:`_estimator_from_args` builds the lossdoctor estimator and :func:`_model_from_args` wraps
-  it in a ``StandardScaler`` pipeline when ``--scale standard``.
+  it in a ``StandardScaler`` pipeline when ``--scale standard``;
+* :func:`_fit_from_args` does all of the above, holds out ``--validation-fraction`` and fits.
 
 Bad input of any kind ends with one line on standard error, ``lossdoctor: error: <message>``, and
 exit status 2; tracebacks are left for bugs.
@@ -20,8 +22,10 @@ exit status 2; tracebacks are left for bugs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import math
+import os
 import sys
 import time
 import warnings
@@ -35,7 +39,15 @@ from numpy.typing import NDArray
 
 from . import __version__
 from .activations import ACTIVATIONS
-from .data import BUILTIN_DATASETS, DataError, Dataset, builtin_dataset, read_dataset
+from .data import (
+    BUILTIN_DATASETS,
+    DataError,
+    Dataset,
+    builtin_dataset,
+    check_classification_target,
+    check_regression_target,
+    read_dataset,
+)
 from .estimators import MLPClassifier, MLPRegressor
 from .initializers import INITIALIZERS
 from .io import ModelFileError, atomic_write, load, save
@@ -267,7 +279,8 @@ def _read_data(
         return data
     missing = [f for f in features if f not in data.feature_names]
     if missing:
-        raise DataError(f"feature columns not found in {data.source}: {missing[:8]}")
+        shown = ", ".join(repr(f) for f in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise DataError(f"{len(missing)} feature columns not found in {data.source}: {shown}")
     columns = [data.feature_names.index(f) for f in features]
     return data._replace(X=np.ascontiguousarray(data.X[:, columns]), feature_names=list(features))
 
@@ -292,17 +305,24 @@ def _task_and_target(data: Dataset, requested: str = "auto") -> tuple[str, NDArr
         If the target does not suit the task (one class only, non-numeric values for
         regression, missing values).
     """
-    from .data import check_classification_target, check_regression_target
-
     assert data.y is not None  # _load_data asks for a target
     y = data.y
     task = requested if requested != "auto" else _auto_task(y)
     what = f"target {data.target_name!r} of {data.source}"
     if task == "classification":
         check_classification_target(y, source=what)
+        if y.dtype.kind == "f" and not np.all(y == np.round(y)):
+            raise DataError(
+                f"{what} has fractional values such as {_first_fraction(y)!r}; classification "
+                "needs class labels (use --task regression for a numeric target)"
+            )
         return task, y
     check_regression_target(y, source=what)
     return task, np.asarray(y, dtype=np.float64)
+
+
+def _first_fraction(y: NDArray) -> float:
+    return float(y[np.argmax(y != np.round(y))])
 
 
 def _auto_task(y: NDArray) -> str:
@@ -389,13 +409,24 @@ def _check_output_path(path: str | None, option: str) -> None:
 
 
 def _add_train(subparsers: Any) -> argparse.ArgumentParser:
+    # "resolve": train's --lr also accepts "auto" and replaces the set-up's --lr.
     parser = subparsers.add_parser(
         "train",
+        conflict_handler="resolve",
         help="train a network and report how training went",
         description="Train a multi-layer perceptron on a data file or a built-in data set, for "
         "exactly --epochs epochs, and print the final loss, scores and time.",
     )
     _add_setup_options(parser)
+    parser.add_argument(
+        "--lr",
+        type=_lr_or_auto,
+        default=None,
+        help="learning rate, or auto: half the stability limit from the curvature at the initial "
+        "weights (1/L for gd) (default: "
+        + ", ".join(f"{lr} for {opt}" for opt, lr in DEFAULT_LR.items())
+        + ")",
+    )
     parser.add_argument("--out", metavar="MODEL", help="save the trained model here (.npz)")
     parser.add_argument("--plot", metavar="IMAGE", help="plot the loss curve here (.png, .pdf)")
     return parser
@@ -444,6 +475,9 @@ def _run_train(args: argparse.Namespace) -> int:
     _check_output_path(args.plot, "--plot")
     if args.plot is not None:
         _plot_format(args.plot)  # an unknown image format fails now, not after training
+    if args.lr == "auto":
+        args.lr, rule = _auto_lr(args)
+        print(f"learning rate auto: {args.lr:.4g} ({rule})")
     result = _fit_from_args(args)
     model, est = result.model, _final_estimator(result.model)
     history = est.history_
@@ -517,7 +551,10 @@ def _write_loss_plot(path: str, history: Any, title: str) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fmt = _plot_format(path)
-    atomic_write(path, lambda f: fig.savefig(f, format=fmt))
+    # A diverged run has losses near the float64 limit; tick placement on the log axis then
+    # overflows harmlessly.
+    with np.errstate(over="ignore", invalid="ignore"):
+        atomic_write(path, lambda f: fig.savefig(f, format=fmt))
 
 
 # --- predict -------------------------------------------------------------------------------
@@ -686,6 +723,265 @@ def _standardise(X: NDArray) -> NDArray:
     return (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)
 
 
+# --- lr-find and sweep: learning rate against curvature -------------------------------------
+
+DEFAULT_SWEEP_LRS = (0.01, 0.1, 1.0, 10.0)
+
+
+def _scaled_xy(args: argparse.Namespace) -> tuple[Dataset, str, NDArray, NDArray]:
+    """The data of the set-up options as the network sees it: standardised with ``--scale``."""
+    data = _load_data(args)
+    task, y = _task_and_target(data, args.task)
+    X = data.X if args.scale == "none" else _standardise(data.X)
+    return data, task, X, y
+
+
+def _setup_params(args: argparse.Namespace, task: str) -> dict[str, Any]:
+    """Estimator parameters of the set-up options, with the task, for the diagnostics."""
+    return {**_estimator_from_args(args, task).get_params(), "task": task}
+
+
+def _add_lr_find(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "lr-find",
+        help="learning-rate range test, beside the curvature bound 2/L",
+        description="From fixed initial weights (--seed), take one full-batch step per learning "
+        "rate while the rate grows exponentially from --start to --stop; stop when the loss "
+        "diverges (4x its lowest value). Print the curve, the suggested learning rate with the "
+        "rule that produced it, and the stability bound from the curvature at the initial "
+        "weights (2/L for gradient descent). The weights are left as they were.",
+    )
+    _add_setup_options(parser)
+    parser.add_argument("--start", type=positive_float, default=1e-4, help="first learning rate")
+    parser.add_argument("--stop", type=positive_float, default=1e3, help="last learning rate")
+    parser.add_argument(
+        "--steps", type=positive_int, default=100, metavar="N", help="steps (default: 100)"
+    )
+    parser.add_argument("--plot", metavar="IMAGE", help="plot the curve here (.png, .pdf)")
+    return parser
+
+
+def _run_lr_find(args: argparse.Namespace) -> int:
+    from .diagnostics.lr_range import lr_range_test
+
+    _check_output_path(args.plot, "--plot")
+    if args.plot is not None:
+        _plot_format(args.plot)
+    if not args.start < args.stop:
+        raise UsageError(f"--start {args.start:g} must be below --stop {args.stop:g}")
+    data, task, X, y = _scaled_xy(args)
+    params = _setup_params(args, task)
+    result = lr_range_test(X, y, start=args.start, stop=args.stop, n_steps=args.steps, **params)
+    arch = "-".join(str(s) for s in (X.shape[1], *args.hidden))
+    print(
+        f"learning-rate range test: {arch} {args.activation}, {args.optimizer}, seed "
+        f"{args.seed}, full batch, on {data.source} ({X.shape[0]} samples)"
+    )
+    print(result.format())
+    if args.plot is not None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            result.plot(args.plot)
+        print(f"plot written to {args.plot}")
+    return 0
+
+
+def _add_sweep(subparsers: Any) -> argparse.ArgumentParser:
+    # "resolve": the sweep's --lr takes several values and replaces the set-up's single --lr.
+    parser = subparsers.add_parser(
+        "sweep",
+        conflict_handler="resolve",
+        help="train the same initial weights at several learning rates",
+        description="Train from the same initial weights (--seed) at each learning rate, in "
+        "parallel (--jobs, through joblib), classify each loss curve and measure the sharpness "
+        "at the end against the stability limit 2/lr. Print a table; --plot overlays the loss "
+        "curves on a log axis.",
+    )
+    _add_setup_options(parser)
+    parser.add_argument(
+        "--lr",
+        type=positive_float,
+        nargs="+",
+        default=list(DEFAULT_SWEEP_LRS),
+        metavar="LR",
+        help="learning rates (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="parallel workers, -1: all cores"
+    )
+    parser.add_argument("--plot", metavar="IMAGE", help="plot the loss curves here (.png, .pdf)")
+    return parser
+
+
+def _run_sweep(args: argparse.Namespace) -> int:
+    from .diagnostics.sweep import lr_sweep
+
+    _check_output_path(args.plot, "--plot")
+    if args.plot is not None:
+        _plot_format(args.plot)
+    if args.jobs == 0:
+        raise UsageError("--jobs must be a positive number of workers or -1 for all cores")
+    data, task, X, y = _scaled_xy(args)
+    params = _setup_params(args, task)
+    params.pop("learning_rate_init")
+    result = lr_sweep(X, y, args.lr, n_jobs=args.jobs, **params)
+    arch = "-".join(str(s) for s in (X.shape[1], *args.hidden))
+    print(
+        f"learning-rate sweep: {arch} {args.activation}, {args.optimizer}, {args.epochs} epochs, "
+        f"seed {args.seed}, on {data.source} ({X.shape[0]} samples)"
+    )
+    print(result.format())
+    if args.plot is not None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            result.plot(args.plot)
+        print(f"plot written to {args.plot}")
+    return 0
+
+
+def _lr_or_auto(text: str) -> float | str:
+    """``--lr`` of train: a positive number, or ``auto`` (chosen from the curvature)."""
+    return "auto" if text == "auto" else positive_float(text)
+
+
+def _auto_lr(args: argparse.Namespace) -> tuple[float, str]:
+    """``--lr auto``: half the stability limit at the initial weights, and the rule in words."""
+    from .diagnostics.lr_range import auto_learning_rate
+
+    _, task, X, y = _scaled_xy(args)
+    placeholder = argparse.Namespace(**{**vars(args), "lr": None})
+    params = _setup_params(placeholder, task)
+    suggestion = auto_learning_rate(X, y, **params)
+    return suggestion.learning_rate, suggestion.rule
+
+
+# --- diagnose: why does it not train? ----------------------------------------------------------
+
+_UNSET: Any = object()  # an option the user did not give (None can be a real value)
+# The options whose default differs between the classic set-up (no DATA) and train's.
+_DIAGNOSE_SETUP_KEYS = (
+    "hidden",
+    "activation",
+    "init",
+    "init_scale",
+    "alpha",
+    "optimizer",
+    "lr",
+    "epochs",
+    "scale",
+)
+
+
+def _add_diagnose(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "diagnose",
+        help="train with monitors and explain, root causes first, why it does not train",
+        description="Check the data, the initial weights and the learning rate against the "
+        "curvature bound, train with monitors on every layer, and report the findings ranked "
+        "root causes first, each with its evidence and a fix. With no DATA and no set-up "
+        "options: the classic question on the built-in breast-cancer data (hidden 128 64, tanh, "
+        "unscaled inputs, init normal with scale 1, full-batch gradient descent at lr 1, 100 "
+        "epochs). With DATA the set-up defaults are train's. 20% of the samples are held out "
+        "(--validation-fraction) to detect overfitting. Your files are never changed.",
+    )
+    _add_setup_options(parser)
+    parser.set_defaults(**dict.fromkeys(_DIAGNOSE_SETUP_KEYS, _UNSET))
+    parser.add_argument(
+        "--fix",
+        action="store_true",
+        help="apply the fixes of the root causes, retrain from the same seed and show the loss "
+        "before and after, with the findings that remain",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of the report"
+    )
+    parser.add_argument("--report", metavar="HTML", help="also write an HTML report here")
+    return parser
+
+
+def _diagnose_setup(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill the options not given: the classic set-up without DATA, train's defaults with it."""
+    from .diagnostics.diagnose import CLASSIC_SETUP
+
+    if args.data is None:
+        defaults = {
+            "hidden": list(CLASSIC_SETUP["hidden_layer_sizes"]),
+            "activation": CLASSIC_SETUP["activation"],
+            "init": CLASSIC_SETUP["init"],
+            "init_scale": CLASSIC_SETUP["init_scale"],
+            "alpha": CLASSIC_SETUP["alpha"],
+            "optimizer": "gd",
+            "lr": CLASSIC_SETUP["learning_rate_init"],
+            "epochs": CLASSIC_SETUP["max_iter"],
+            "scale": "none",
+        }
+    else:
+        reference = argparse.Namespace()
+        _add_setup_options(probe := _Parser(add_help=False))
+        probe.parse_args([], namespace=reference)
+        defaults = {k: getattr(reference, k) for k in _DIAGNOSE_SETUP_KEYS}
+    filled = {k: defaults[k] if getattr(args, k) is _UNSET else getattr(args, k) for k in defaults}
+    return argparse.Namespace(**{**vars(args), **filled})
+
+
+def _run_diagnose(args: argparse.Namespace) -> int:
+    import json
+
+    from .diagnostics.diagnose import diagnose
+    from .report.terminal import print_report
+
+    _check_output_path(args.report, "--report")
+    write_html: Any = None
+    if args.report is not None:
+        try:
+            from .report.html import write_html_report as write_html
+        except ImportError:
+            raise UsageError(
+                "--report needs lossdoctor.report.html, which this installation does not have"
+            ) from None
+    args = _diagnose_setup(args)
+    data = _load_data(args)
+    task, y = _task_and_target(data, args.task)
+    X = data.X if args.scale == "none" else _standardise(data.X)
+    params = _estimator_from_args(args, task).get_params()
+    for key in ("random_state", "diagnose", "verbose", "warm_start"):
+        params.pop(key, None)
+    holdout = 0.2 if args.validation_fraction is None else args.validation_fraction
+    diagnosis = diagnose(
+        X, y, task=task, fix=args.fix, random_state=args.seed, holdout=holdout, **params
+    )
+    diagnosis.setup["data"] = data.source
+    diagnosis.setup["scale"] = args.scale
+    if write_html is not None:
+        write_html(diagnosis, args.report)
+    if args.json:
+        # Strict JSON for machines: NaN and infinities (a blown-up loss) become null.
+        print(json.dumps(_json_safe(diagnosis.to_dict()), default=_json_default, allow_nan=False))
+    else:
+        print_report(diagnosis)
+        if args.report is not None:
+            print(f"HTML report written to {args.report}")
+    return 0
+
+
+def _json_safe(value: Any) -> Any:
+    """A copy of nested dicts and lists with non-finite floats replaced by None."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    """NumPy scalars and arrays, and anything else, in a form JSON accepts."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
 # --- main ----------------------------------------------------------------------------------
 
 Add = Callable[[Any], argparse.ArgumentParser]
@@ -697,6 +993,9 @@ SUBCOMMANDS: list[tuple[Add, Run]] = [
     (_add_train, _run_train),
     (_add_predict, _run_predict),
     (_add_gradcheck, _run_gradcheck),
+    (_add_lr_find, _run_lr_find),
+    (_add_sweep, _run_sweep),
+    (_add_diagnose, _run_diagnose),
 ]
 
 
@@ -739,6 +1038,13 @@ def main(argv: list[str] | None = None) -> int:
             warnings.simplefilter("default")
             warnings.showwarning = _show_warning
             return int(args.run(args))
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, and keep Python from complaining
+        # again when it flushes standard output at exit.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except _USER_ERRORS as exc:
         print(f"{PROG}: error: {_message(exc)}", file=sys.stderr)
         return 2

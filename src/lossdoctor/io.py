@@ -120,7 +120,9 @@ def save(model: Model, path: str | os.PathLike[str]) -> Path:
     Constructor parameters that are not JSON data (a ``numpy.random.Generator`` as
     ``random_state``, a callable ``learning_rate``) are not stored; the loaded model has the
     default instead and the metadata lists them under ``dropped_params``. They do not affect
-    predictions. The optimiser's state (momentum, Adam's moments) is not stored either, so a
+    predictions. Class labels that were Python objects (strings or integers in an object array)
+    are stored as a unicode or integer array and restored as an object array. The optimiser's
+    state (momentum, Adam's moments) is not stored either, so a
     ``warm_start`` continuation of a loaded model starts the optimiser afresh.
     """
     arrays: dict[str, NDArray] = {}
@@ -195,6 +197,9 @@ def _estimator_to_file(est: MLPClassifier | MLPRegressor, arrays: dict[str, NDAr
     if isinstance(est, MLPClassifier):
         out["multilabel"] = bool(est._multilabel)
         arrays[f"{_MLP}.classes"] = _safe_labels(est.classes_)
+        # Labels given as Python objects come back as an object array, so that predict returns
+        # the same dtype as before saving.
+        out["classes_object"] = est.classes_.dtype == object
     else:
         out["y_ndim"] = int(est._y_ndim)
     return out
@@ -417,8 +422,9 @@ def _read_arrays(path: Path) -> dict[str, NDArray]:
     if head != _ZIP_MAGIC:
         raise ModelFileError(f"{path} is not a lossdoctor model file (not an NPZ archive)")
     try:
+        # Our own file object: np.load leaks the one it opens when a damaged zip fails to parse.
         # allow_pickle=False: an object array in the archive raises instead of running code.
-        with np.load(path, allow_pickle=False) as archive:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
         raise ModelFileError(
@@ -501,6 +507,9 @@ def _estimator_from_file(
         classes = arrays[f"{_MLP}.classes"]
         if classes.ndim != 1:
             raise ValueError(f"classes has shape {classes.shape}")
+        if meta.get("classes_object", False):
+            values, classes = classes.tolist(), np.empty(len(classes), dtype=object)
+            classes[:] = values
         est.classes_ = classes
         est._multilabel = bool(meta["multilabel"])
         est._head_name = net.head

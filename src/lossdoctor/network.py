@@ -22,7 +22,17 @@ from .activations import get_activation
 from .initializers import default_init, get_initializer
 from .losses import get_head
 
-__all__ = ["Network", "Params", "backward", "forward", "init_params", "n_layers", "predict_output"]
+__all__ = [
+    "Network",
+    "Params",
+    "Workspace",
+    "backward",
+    "forward",
+    "init_params",
+    "make_workspace",
+    "n_layers",
+    "predict_output",
+]
 
 Params = dict[str, NDArray]
 
@@ -90,7 +100,44 @@ def init_params(
     return params
 
 
-def forward(net: Network, params: Params, X: NDArray) -> tuple[NDArray, list[NDArray]]:
+class Workspace(NamedTuple):
+    """Preallocated arrays for the steps of one batch size, owned and reused by the caller.
+
+    With a workspace, :func:`forward` writes each layer's output and :func:`backward` each
+    hidden layer's delta into these arrays instead of new ones, so that a training step allocates
+    nothing of the batch's size. The trace and logits of a call are then views of the workspace:
+    the next call with the same workspace overwrites them. Make one with :func:`make_workspace`.
+
+    Attributes
+    ----------
+    outputs : list of ndarray
+        ``outputs[k - 1]`` of shape (n_samples, layer_sizes[k]): the activation of layer ``k``,
+        and the logits for the last layer.
+    deltas : list of ndarray
+        ``deltas[k - 1]`` of shape (n_samples, layer_sizes[k]) for each hidden layer ``k``: the
+        gradient of the loss with respect to its pre-activation.
+    work : list of ndarray
+        Scratch arrays shaped like ``deltas``, for the activation derivatives.
+    """
+
+    outputs: list[NDArray]
+    deltas: list[NDArray]
+    work: list[NDArray]
+
+
+def make_workspace(net: Network, n_samples: int, dtype: DTypeLike = np.float64) -> Workspace:
+    """Allocate a :class:`Workspace` for batches of ``n_samples`` rows."""
+    sizes = net.layer_sizes[1:]
+    return Workspace(
+        outputs=[np.empty((n_samples, m), dtype) for m in sizes],
+        deltas=[np.empty((n_samples, m), dtype) for m in sizes[:-1]],
+        work=[np.empty((n_samples, m), dtype) for m in sizes[:-1]],
+    )
+
+
+def forward(
+    net: Network, params: Params, X: NDArray, *, workspace: Workspace | None = None
+) -> tuple[NDArray, list[NDArray]]:
     """Run the network up to its logits.
 
     Parameters
@@ -98,6 +145,8 @@ def forward(net: Network, params: Params, X: NDArray) -> tuple[NDArray, list[NDA
     net : Network
     params : dict of str to ndarray
     X : ndarray of shape (n_samples, n_features)
+    workspace : Workspace, optional
+        Arrays to write the layer outputs into (see :class:`Workspace`); by default new ones.
 
     Returns
     -------
@@ -111,17 +160,24 @@ def forward(net: Network, params: Params, X: NDArray) -> tuple[NDArray, list[NDA
     L = n_layers(net)
     trace = [X]
     A = X
-    for k in range(1, L):
-        Z = A @ params[f"W{k}"]
+    for k in range(1, L + 1):
+        out = None if workspace is None else workspace.outputs[k - 1]
+        Z = np.matmul(A, params[f"W{k}"], out=out)
         Z += params[f"b{k}"]
-        A = act.forward(Z, Z)  # in place: Z is not needed once A exists
-        trace.append(A)
-    logits = A @ params[f"W{L}"]
-    logits += params[f"b{L}"]
-    return logits, trace
+        if k < L:
+            A = act.forward(Z, Z)  # in place: Z is not needed once A exists
+            trace.append(A)
+    return Z, trace
 
 
-def backward(net: Network, params: Params, trace: list[NDArray], d_logits: NDArray) -> Params:
+def backward(
+    net: Network,
+    params: Params,
+    trace: list[NDArray],
+    d_logits: NDArray,
+    *,
+    workspace: Workspace | None = None,
+) -> Params:
     """Backpropagate the gradient of a loss with respect to the logits.
 
     Parameters
@@ -132,6 +188,9 @@ def backward(net: Network, params: Params, trace: list[NDArray], d_logits: NDArr
         As returned by :func:`forward`.
     d_logits : ndarray of shape (n_samples, n_outputs)
         Gradient of the loss with respect to the logits. It is overwritten.
+    workspace : Workspace, optional
+        Arrays for the hidden layers' deltas (see :class:`Workspace`); by default new ones. The
+        gradients themselves are always new arrays.
 
     Returns
     -------
@@ -146,8 +205,11 @@ def backward(net: Network, params: Params, trace: list[NDArray], d_logits: NDArr
         grads[f"W{k}"] = A_prev.T @ delta
         grads[f"b{k}"] = delta.sum(axis=0)
         if k > 1:  # no gradient with respect to the input X
-            delta = delta @ params[f"W{k}"].T
-            act.grad_from_output(A_prev, delta)
+            ws = workspace
+            delta = np.matmul(
+                delta, params[f"W{k}"].T, out=None if ws is None else ws.deltas[k - 2]
+            )
+            act.grad_from_output(A_prev, delta, None if ws is None else ws.work[k - 2])
     return grads
 
 

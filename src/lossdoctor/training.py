@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .losses import get_head
-from .network import Network, Params, backward, forward, n_layers
+from .network import Network, Params, Workspace, backward, forward, make_workspace, n_layers
 from .optimizers import Optimizer, apply_updates, clip_by_global_norm, global_norm
 from .schedules import value_at
 
@@ -44,7 +44,13 @@ def l2_penalty(net: Network, params: Params, alpha: float, n_samples: int) -> fl
 
 
 def loss_and_grad(
-    net: Network, params: Params, X: NDArray, Y: NDArray, alpha: float = 0.0
+    net: Network,
+    params: Params,
+    X: NDArray,
+    Y: NDArray,
+    alpha: float = 0.0,
+    *,
+    workspace: Workspace | None = None,
 ) -> tuple[float, Params]:
     """The training objective and its exact gradient.
 
@@ -57,6 +63,9 @@ def loss_and_grad(
         Encoded targets (0/1 column for binary, one-hot for softmax, values for regression).
     alpha : float
         L2 penalty on the weights (not the biases).
+    workspace : Workspace, optional
+        Preallocated arrays for ``X.shape[0]`` samples that forward and backward reuse (see
+        :func:`lossdoctor.network.make_workspace`); the results are the same.
 
     Returns
     -------
@@ -65,9 +74,9 @@ def loss_and_grad(
     grads : dict of str to ndarray
         Same keys, shapes and dtype as ``params``, in backprop order.
     """
-    logits, trace = forward(net, params, X)
+    logits, trace = forward(net, params, X, workspace=workspace)
     value, d_logits = get_head(net.head).loss(logits, Y)
-    grads = backward(net, params, trace, d_logits)
+    grads = backward(net, params, trace, d_logits, workspace=workspace)
     if alpha:
         n = X.shape[0]
         value += l2_penalty(net, params, alpha, n)
@@ -187,6 +196,29 @@ def iter_batches(
         yield order[start : start + batch_size]
 
 
+class _StepArrays(NamedTuple):
+    """Arrays that every training step on batches of one size reuses."""
+
+    workspace: Workspace
+    X: NDArray  # the gathered batch when the batches are index arrays
+    Y: NDArray
+
+
+def _step_arrays(
+    cache: dict[int, _StepArrays], net: Network, params: Params, X: NDArray, Y: NDArray, n: int
+) -> _StepArrays:
+    """The reusable arrays for batches of ``n`` samples, allocated on first use."""
+    if n not in cache:
+        # The dtype forward computes in, so that a workspace never changes a result's dtype.
+        dtype = np.result_type(X.dtype, *(p.dtype for p in params.values()))
+        cache[n] = _StepArrays(
+            make_workspace(net, n, dtype),
+            np.empty((n, *X.shape[1:]), X.dtype),
+            np.empty((n, *Y.shape[1:]), Y.dtype),
+        )
+    return cache[n]
+
+
 def _finite_params(params: Params) -> bool:
     return all(np.isfinite(p).all() for p in params.values())
 
@@ -268,17 +300,26 @@ def fit(
     best_params, best_epoch = params, None
     no_improvement = 0
     history.stop_reason, history.message = "max_iter", f"reached the maximum of {epochs} epochs"
+    step_arrays: dict[int, _StepArrays] = {}
     start = time.perf_counter()
     bar = _progress_bar(epochs, progress)
     try:
         for epoch in range(1, epochs + 1):
             total, norms, non_finite = 0.0, [], False
             for idx in iter_batches(n_samples, batch_size, rng):
-                Xb, Yb = X[idx], Y[idx]
+                n_batch = len(range(n_samples)[idx]) if isinstance(idx, slice) else len(idx)
+                reuse = _step_arrays(step_arrays, net, params, X, Y, n_batch)
+                if isinstance(idx, slice):  # a view: nothing is copied
+                    Xb, Yb = X[idx], Y[idx]
+                else:  # gather the shuffled rows into the preallocated batch arrays
+                    Xb = np.take(X, idx, axis=0, out=reuse.X)
+                    Yb = np.take(Y, idx, axis=0, out=reuse.Y)
                 # Overflow is detected below by checking finiteness, so NumPy's warnings about it
                 # would only repeat the message the history gives.
                 with np.errstate(over="ignore", invalid="ignore"):
-                    value, grads = loss_and_grad(net, params, Xb, Yb, alpha)
+                    value, grads = loss_and_grad(
+                        net, params, Xb, Yb, alpha, workspace=reuse.workspace
+                    )
                 norm = global_norm(grads)
                 if not (math.isfinite(value) and math.isfinite(norm)):
                     non_finite = True

@@ -24,6 +24,8 @@ from numpy.typing import NDArray
 
 from ..initializers import default_init
 from ..network import Network, Params, n_layers
+from ..optimizers import global_norm
+from ..training import loss_and_grad
 
 __all__ = [
     "chance_loss",
@@ -235,8 +237,12 @@ def lr_evidence(
 
     finite = np.isfinite(X).all() and np.isfinite(Y).all()
     # Weights that have blown up have no meaningful curvature (and make LAPACK complain).
-    sane = all(np.isfinite(p).all() and np.abs(p).max(initial=0) < 1e100 for p in params.values())
+    sane = all(np.isfinite(p).all() and np.abs(p).max(initial=0) < 1e8 for p in params.values())
     if not (finite and sane):
+        return {}
+    with np.errstate(all="ignore"):
+        value, grads = loss_and_grad(net, params, X, Y, alpha)
+    if not (math.isfinite(value) and math.isfinite(global_norm(grads))):
         return {}
     try:
         with np.errstate(all="ignore"):

@@ -23,13 +23,13 @@ Example
 >>> from lossdoctor.diagnostics.curvature import sharpness_of, lr_verdict
 >>> rng = np.random.default_rng(0)
 >>> X, Y = rng.normal(size=(50, 3)), rng.normal(size=(50, 1))
->>> net = Network((3, 1), head="identity")  # linear regression
->>> params = init_params(net, rng)
->>> L = sharpness_of(net, params, X, Y)[0]
->>> bool(np.isclose(L, np.linalg.eigvalsh(np.cov(X.T, bias=True) + 0)[-1], rtol=0.5))
+>>> net = Network((3, 1), head="identity")  # linear regression: H = [X 1]^T [X 1] / n
+>>> L = sharpness_of(net, init_params(net, rng), X, Y)[0]
+>>> Xa = np.hstack([X, np.ones((50, 1))])
+>>> bool(np.isclose(L, np.linalg.eigvalsh(Xa.T @ Xa / 50)[-1], rtol=1e-10))
 True
->>> lr_verdict(1.9 / L, L).label
-'edge'
+>>> lr_verdict(1.9 / L, L).label, lr_verdict(2.1 / L, L).label
+('edge', 'unstable')
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ __all__ = [
     "sharpness",
     "sharpness_of",
     "stability_threshold",
+    "stability_verdict",
     "suggest_lr",
     "unpack_params",
 ]
@@ -733,6 +734,45 @@ def lr_verdict(
     return StabilityVerdict(label, threshold, ratio, message, evidence)
 
 
+def stability_verdict(
+    model: Any,
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    lr: float | None = None,
+    subsample: int | None = None,
+) -> StabilityVerdict:
+    """The verdict for a fitted estimator's learning rate at its current weights.
+
+    Uses the estimator's optimiser: ``gd``/``sgd`` with its ``momentum`` and
+    ``nesterovs_momentum`` against the sharpness, ``adam`` (with ``beta_1``) against the
+    preconditioned sharpness.
+
+    Parameters
+    ----------
+    model : fitted MLPClassifier or MLPRegressor
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+    lr : float, optional
+        The learning rate to judge; by default the model's ``learning_rate_init``.
+    subsample : int, optional
+        Fixed subset of the samples for the sharpness.
+
+    Returns
+    -------
+    StabilityVerdict
+    """
+    rate = float(model.learning_rate_init if lr is None else lr)
+    if model.solver == "adam":
+        L = float(sharpness(model, X, y, subsample=subsample, preconditioned=True)[0])
+        return lr_verdict(rate, L, optimizer="adam", momentum=float(model.beta_1))
+    momentum = float(model.momentum)
+    nesterov = bool(model.nesterovs_momentum and momentum > 0)
+    name = "gd" if momentum == 0 else ("nesterov" if nesterov else "momentum")
+    L = float(sharpness(model, X, y, subsample=subsample)[0])
+    return lr_verdict(rate, L, optimizer=name, momentum=momentum, nesterov=nesterov)
+
+
 @dataclass(frozen=True)
 class LRSuggestion:
     """A learning rate chosen from the curvature, and the rule that produced it.
@@ -821,7 +861,7 @@ class SharpnessCallback(Callback):
     epochs : list of int
     sharpness : list of float
     learning_rate : list of float
-        The optimiser's step size at each measurement (for the ``2 / lr`` line).
+        The step size at each measurement: the last one of the epoch (for the ``2 / lr`` line).
     """
 
     def __init__(
@@ -848,25 +888,27 @@ class SharpnessCallback(Callback):
         self._optimizer: Optimizer | None = None
         self._v0: F64 | None = None
 
-    def _measure(self, epoch: int, params: Params) -> None:
+    def _measure(self, epoch: int, params: Params, lr: float) -> None:
         assert self._net is not None and self._optimizer is not None
         op = hessian_operator(self._net, params, self.X, self.Y, self.alpha, n_total=self.n_total)
         # Warm start from the last top eigenvector: the sharpest direction moves slowly.
         vals, vecs = _extreme_eigs(op, min(self.k, op.shape[0]), "LA", self.rng, 1e-6, self._v0)
         self._v0 = vecs[:, 0]
-        from ..schedules import value_at
 
         self.epochs.append(epoch)
         self.sharpness.append(float(vals[0]))
-        self.learning_rate.append(value_at(self._optimizer.learning_rate, epoch))
+        self.learning_rate.append(lr)
 
     def on_train_begin(self, net: Network, params: Params, optimizer: Optimizer) -> None:
         """Measure at the initial weights."""
+        from ..schedules import value_at
+
         self._net, self._optimizer = net, optimizer
-        self._measure(0, params)
+        self._measure(0, params, value_at(optimizer.learning_rate, 0))
 
     def on_epoch_end(self, epoch: int, params: Params, history: History) -> bool | None:
         """Measure every ``every`` epochs."""
         if epoch % self.every == 0:
-            self._measure(epoch, params)
+            # The step size of the epoch's last update, as the history records it.
+            self._measure(epoch, params, history.learning_rate[-1])
         return None

@@ -43,10 +43,10 @@ FAR_ABOVE_BEST = 2.0  # ending at 2 times the best loss ...
 UNDO_FRACTION = 0.25  # ... and giving back a quarter of the fall is diverging
 RISE_TAU = 0.6  # Kendall's tau of the second half at or above this is a sustained rise
 SWING_RATIO = 1.3  # 90th / 10th percentile of the loss at or above this is a swing ...
-PATTERN_RATIO = 5.0  # ... if it is this many noise sds (white noise gives about 2.6) ...
+PATTERN_RATIO = 6.0  # ... if it is this many noise sds (white noise gives about 2.6) ...
 SWING_BIG = 2.0  # ... or this large without a substantial fall
 MAX_LAG = 16  # patterns repeating within this many epochs are told apart from noise ...
-MIN_PATTERN_POINTS = 20  # ... in histories of at least this many losses
+MIN_PATTERN_POINTS = 40  # ... in histories of at least this many losses
 BEST_BIAS = 2.0  # standard errors by which the lowest running median undershoots its level
 SLOW_FACTOR = 3.0  # needing 3 times the epochs run to settle is slow
 SETTLE_TOL = 0.05  # settled: within 5% of the whole fall from the (extrapolated) floor
@@ -87,45 +87,59 @@ def classify_curve(losses: ArrayLike, *, chance_loss: float | None = None) -> Cu
     as one from 0.01 to 0.001, and on medians of windows, so that the noise of mini-batch losses
     does not raise false alarms. Epochs are counted from 1: ``losses[0]`` is epoch 1.
 
-    Let n be the number of losses and m = max(1, n // 10) the window width. The *start*,
-    *middle* and *end* levels are the medians of m losses at the start, the middle and the end
-    of the history; the *best* level is the lowest point of the running median of width m.
-    The *noise* is the robust standard deviation of the epoch-to-epoch changes of the log-loss,
-    and a difference between two levels is *significant* when it exceeds
-    ``SIGNIFICANCE = 4`` standard errors of a window median. The rules, in order:
+    **Levels.** With n losses, the *start* is the first loss (the median of the first 0.5% of
+    a history of 400 losses or more), the *end* the median of the last 10%, the *best* the
+    lowest running median over 10% (or the start, if lower), and the *thirds* the medians of
+    the first, middle and last third. Windows of more than one loss hold an even number, so
+    that a loss alternating between two values does not fool a median. The *noise* is the
+    robust standard deviation of the log-loss about its local trend (from the median absolute
+    second difference), and a change between two levels is *significant* if it exceeds
+    ``SIGNIFICANCE = 3`` standard errors of their difference (plus ``BEST_BIAS = 2`` standard
+    errors when the best is involved, since the lowest of many medians undershoots). The
+    *fall* is 1 - end / start or 1 - last third / first third, whichever is larger among
+    those that are significant.
+
+    **Rules**, the first that applies wins:
 
     1. ``non-finite``: a loss is NaN or infinite. Evidence: ``first_bad_epoch``, and the best
        and last finite losses before it.
-    2. ``too-short``: a single loss; nothing to compare it with.
-    3. ``diverging``, when any of:
+    2. ``too-short``: a single loss; there is nothing to compare it with.
+    3. ``diverging``, if any of
 
-       - a net rise: the end is at least ``RISE_RATIO = 1.2`` times the start (significantly);
-       - a rise far above the best: the end is at least ``FAR_ABOVE_BEST = 2`` times the best
-         (significantly) and gives back at least ``UNDO_FRACTION = 0.25`` of the fall from the
-         start to the best, so that a loss wobbling at 1e-4 after a fall from 0.7 is no alarm;
+       - a net rise: the end is at least ``RISE_RATIO = 1.2`` times the start, significantly;
+       - a rise far above the best: the end is at least ``FAR_ABOVE_BEST = 2`` times the best,
+         significantly, and gives back at least ``UNDO_FRACTION = 25%`` of the fall from the
+         start to the best (so a loss wobbling at 1e-4 after a fall from 0.7 is no alarm);
        - a sustained rise: over the second half, Kendall's tau of the binned medians is at
-         least ``RISE_TAU = 0.6``, its Theil-Sen slope rises by at least 1.2 times, and the end
-         is (significantly) at least 1.2 times the best.
+         least ``RISE_TAU = 0.6``, their Theil-Sen slope rises by a factor of 1.2 or more, and
+         the end is significantly at least 1.2 times the best.
 
-    4. ``slow``: the loss fell significantly, by at least ``MIN_FALL = 10%`` of the start or
-       steadily (Kendall's tau of the binned curve at most ``STEADY_TAU = -0.7``, and by at
-       least 1%), and at this rate it needs at least ``SLOW_FACTOR = 3`` times the epochs run
-       to settle. The estimate fits an exponential approach to a floor,
-       ``loss(t) = floor + a * exp(-t / tau)``, through the start, middle and end levels (whose
-       falls d1 and d2 shrink by ``q = d2 / d1`` per half), and counts the epochs until the
-       remaining fall is ``SETTLE_TOL = 5%`` of the whole fall. If the curve is not slowing
-       down (q >= 1) or the floor would be negative, the estimate is the number of epochs to
-       reach zero at the current rate of the second half.
-    5. ``converging``: a fall of at least 10% of the start that is not slow, whether still
-       falling or settled. With ``chance_loss``, an end at 95% of it or above is ``plateau``
-       instead: the network fell to the chance level and stays there.
-    6. ``oscillating``: no substantial fall, and the loss swings: its 90th percentile is at
-       least ``SWING_RATIO = 1.3`` times its 10th.
+    4. ``oscillating``: the loss swings over the second half, its 90th percentile there being
+       ``SWING_RATIO = 1.3`` times its 10th or more, and either the swings form a pattern, not
+       noise (with at least 40 losses: the swing is ``PATTERN_RATIO = 6`` or more times the
+       smallest noise estimated from differences at lags 1 to 16; white noise gives about
+       2.6), larger than twice the net change from start to end (means over windows of 1 to 5
+       times 10% of the history, the smallest); or the swing is ``SWING_BIG = 2`` or more and
+       there is no substantial fall (below).
+    5. ``slow``: the fall is significant and either substantial (at least ``MIN_FALL = 10%``)
+       or steady (Kendall's tau of the binned curve at most ``STEADY_TAU = -0.7`` and a fall
+       of at least 1%), and at this rate the loss needs ``SLOW_FACTOR = 3`` times the epochs
+       run, or more, to settle. The estimate (``epochs_to_settle``) fits an exponential
+       approach to a floor, ``loss = floor + a * exp(-t / time_constant)``, through the three
+       thirds, whose falls shrink by q = exp(-spacing / time_constant), and counts the epochs
+       until the loss is within ``SETTLE_TOL = 5%`` of its whole fall from the floor. If the
+       curve is not slowing down (q >= 1) or the floor would be negative, it takes a decay to
+       zero at the recent log-slope, ``time_constant = -1 / slope``, instead.
+    6. ``converging``: a substantial, significant fall that is not slow, still falling or
+       settled. With ``chance_loss``, an end at ``CHANCE_TOL = 95%`` of it or above is
+       ``plateau`` instead: the network fell to the chance level and stays there.
     7. ``plateau``: otherwise; the loss barely moved from its start.
 
-    Short histories: with 2 to 4 losses only the levels are compared (the window is 1 loss),
-    so the label is ``non-finite``, ``diverging``, ``converging`` or ``plateau``; ``slow`` and
-    ``oscillating`` need at least 5 losses.
+    **Short histories.** With 2 to 4 losses each window is a single loss and only rules 1, 3
+    (net rise, far above best), 6 and 7 apply: the label is ``non-finite``, ``diverging``,
+    ``converging`` or ``plateau``, never ``slow`` or ``oscillating``, which need at least
+    ``MIN_TREND_POINTS = 5`` losses. With very noisy losses (epoch-to-epoch noise comparable
+    to the whole fall) the pace of the fall is uncertain and ``slow`` may read ``converging``.
 
     Parameters
     ----------
@@ -139,13 +153,14 @@ def classify_curve(losses: ArrayLike, *, chance_loss: float | None = None) -> Cu
     Returns
     -------
     CurveLabel
-        ``label``, ``evidence`` and ``message``. The evidence always has ``n_epochs``; for
-        finite histories also ``start_loss``, ``end_loss``, ``best_loss``, ``best_epoch``,
-        ``end_over_start``, ``end_over_best``, ``noise`` (in log units) and ``window``; with
-        enough points the trend statistics ``trend_tau``, ``tail_tau`` and
-        ``recent_log_slope`` (change of the log-loss per epoch over the second half); after a
-        fall, ``epochs_to_settle`` and ``settle_ratio`` (epochs to settle over epochs run);
-        for no fall, ``swing_ratio``.
+        ``label``, ``evidence`` and ``message``. The evidence always has ``n_epochs``; for two
+        finite losses or more also ``start_loss``, ``end_loss``, ``best_loss``, ``best_epoch``,
+        ``end_over_start``, ``end_over_best``, ``fall``, ``noise`` (log units) and ``window``;
+        with ``chance_loss``, ``end_over_chance``; with 5 losses or more the trend statistics
+        ``trend_tau``, ``tail_tau`` and ``recent_log_slope`` (change of the log-loss per epoch
+        over the second half) and, past rule 3, ``swing_ratio`` and ``pattern_noise``; after
+        a fall, ``time_constant``, ``floor_estimate``, ``epochs_to_settle`` (after the last
+        epoch; 0 if settled) and ``settle_ratio`` (``epochs_to_settle / n_epochs``).
 
     Raises
     ------
@@ -174,14 +189,15 @@ def classify_curve(losses: ArrayLike, *, chance_loss: float | None = None) -> Cu
         raise ValueError(f"chance_loss must be a positive finite number, got {chance_loss!r}")
 
     bad = ~np.isfinite(L)
-    if bad.any():
-        return _non_finite(L, bad)
-    if (L < 0).any():
-        i = int(np.argmax(L < 0))
+    negative = ~bad & (L < 0)
+    if negative.any():
+        i = int(np.argmax(negative))
         raise ValueError(
             f"losses must be non-negative, got {L[i]:.6g} at epoch {i + 1}; "
             "classify_curve compares losses by their ratios"
         )
+    if bad.any():
+        return _non_finite(L, bad)
     if n == 1:
         return CurveLabel(
             TOO_SHORT,
@@ -193,20 +209,24 @@ def classify_curve(losses: ArrayLike, *, chance_loss: float | None = None) -> Cu
 
 def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
     n = L.shape[0]
-    # A loss of exactly zero has no logarithm; a floor far below the typical loss keeps it
-    # finite (relative to the median, not the maximum, which an explosion can make huge).
+    # A loss of exactly zero has no logarithm: count it as 1000 times below the smallest
+    # positive loss (not relative to the largest, which an explosion can make 1e300).
     positive = L[L > 0]
-    scale = float(np.median(positive)) if positive.size else 1.0
-    z = np.log(np.maximum(L, max(scale * 1e-12, np.finfo(np.float64).tiny)))
-    noise = _noise(z, 1)
+    floor = float(positive.min()) * 1e-3 if positive.size else 1.0
+    z = np.log(np.maximum(L, max(floor, np.finfo(np.float64).tiny)))
+    # Second differences cancel any locally straight trend, even an explosion of x100 per epoch.
+    d2 = np.diff(z, 2)
+    noise = (
+        _MAD_TO_SD * float(np.median(np.abs(d2 - np.median(d2)))) / math.sqrt(6) if n > 2 else 0.0
+    )
     trend = n >= MIN_TREND_POINTS
 
-    # The start is the first loss, or the median of the first 1% in long (per-step) histories:
+    # The start is the first loss, or the median of the first 0.5% in long (per-step) histories:
     # an explosion can take only a few epochs. The end is the median of the last 10%, and the
     # best the lowest running median over 10%, or the start if lower. Windows hold an even
     # number of losses (when more than one), so that a loss alternating between two values has
     # a median between them whatever the window's phase.
-    s = _even(max(1, n // 100))
+    s = _even(max(1, n // 200))
     m = _even(max(1, n // 10))
     z1, z3 = float(np.median(z[:s])), float(np.median(z[n - m :]))
     running = np.median(np.lib.stride_tricks.sliding_window_view(z, m), axis=1)
@@ -225,8 +245,12 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
     t2 = float(np.median(z[(n - k) // 2 : (n - k) // 2 + k]))
     t3 = float(np.median(z[n - k :]))
     margin3 = SIGNIFICANCE * math.sqrt(2) * _MEDIAN_SE * noise / math.sqrt(k)
-    fall = 1.0 - math.exp(t3 - t1)
-    significant = t1 - t3 >= margin3
+    # The fall from start to end sees a curve that settles within its first third; the fall
+    # from the first to the last third averages out more noise. Either may show it.
+    drops = [(d, mg) for d, mg in ((z1 - z3, margin), (t1 - t3, margin3)) if d >= mg]
+    drop = max((d for d, _ in drops), default=max(z1 - z3, t1 - t3))
+    fall = 1.0 - _ratio(-drop)
+    significant = bool(drops)
 
     Ls, Le, Lb = math.exp(z1), math.exp(z3), math.exp(zb)
     ev: dict[str, float | int] = {
@@ -235,15 +259,16 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
         "end_loss": Le,
         "best_loss": Lb,
         "best_epoch": i_best + 1,
-        "end_over_start": Le / Ls,
-        "end_over_best": Le / Lb,
+        "end_over_start": _ratio(z3 - z1),
+        "end_over_best": _ratio(z3 - zb),
         "fall": fall,
         "noise": noise,
         "window": m,
     }
+    r_start, r_best = ev["end_over_start"], ev["end_over_best"]
     if chance_loss is not None:
         ev["chance_loss"] = float(chance_loss)
-        ev["end_over_chance"] = Le / chance_loss
+        ev["end_over_chance"] = _ratio(z3 - math.log(chance_loss))
     trend_tau = tail_tau = tail_slope = 0.0
     if trend:
         trend_tau, _ = _binned_trend(z, 0)
@@ -254,7 +279,9 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
     tail_len = n - n // 2
     if z3 - z1 >= max(math.log(RISE_RATIO), margin):
         return CurveLabel(
-            DIVERGING, ev, f"the loss rose from {Ls:.4g} to {Le:.4g} (x{Le / Ls:.3g} its start)"
+            DIVERGING,
+            ev,
+            f"the loss rose from {Ls:.4g} to {Le:.4g} (x{r_start:.3g} its start)",
         )
     if z3 - zb >= max(math.log(FAR_ABOVE_BEST), margin_best) and Le - Lb >= UNDO_FRACTION * (
         Ls - Lb
@@ -262,7 +289,7 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
         return CurveLabel(
             DIVERGING,
             ev,
-            f"the loss rose to {Le:.4g}, x{Le / Lb:.3g} its best of {Lb:.4g} at epoch "
+            f"the loss rose to {Le:.4g}, x{r_best:.3g} its best of {Lb:.4g} at epoch "
             f"{i_best + 1}, giving back {(Le - Lb) / (Ls - Lb):.0%} of its fall",
         )
     if (
@@ -275,21 +302,28 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
             DIVERGING,
             ev,
             f"the loss has been rising over the last {tail_len} epochs, to {Le:.4g} "
-            f"(x{Le / Lb:.3g} its best of {Lb:.4g} at epoch {i_best + 1})",
+            f"(x{r_best:.3g} its best of {Lb:.4g} at epoch {i_best + 1})",
         )
 
-    # 4. Oscillating: swings that a pattern makes larger than the net change, or big irregular
-    # swings with no substantial fall. Mini-batch noise is neither.
+    # 4. Oscillating: swings in the second half that a pattern makes larger than the net
+    # change, or big irregular swings with no substantial fall. Mini-batch noise is neither, and
+    # the second half leaves out the early fall of a curve that has settled since.
     substantial = significant and fall >= MIN_FALL
-    q10, q90 = (float(v) for v in np.percentile(z, [10, 90]))
+    recent = z[n // 2 :]
+    q10, q90 = (float(v) for v in np.percentile(recent, [10, 90]))
     swing = q90 - q10
     # A pattern that repeats every `lag` epochs hardly changes between z[t] and z[t + lag], so
     # the smallest noise over the lags is small for a pattern and not for noise.
-    pattern_noise = min(_noise(z, lag) for lag in range(1, max(1, min(MAX_LAG, n // 4)) + 1))
+    lags = range(1, max(1, min(MAX_LAG, recent.shape[0] // 3)) + 1)
+    pattern_noise = min(_noise(recent, lag) for lag in lags)
     patterned = n >= MIN_PATTERN_POINTS and swing >= PATTERN_RATIO * pattern_noise
-    # Means over whole windows, not medians, so that the phase of a swing hardly moves them.
-    net = abs(float(np.mean(z[:m])) - float(np.mean(z[n - m :])))
-    ev.update(swing_ratio=math.exp(swing), swing_over_noise=swing / max(pattern_noise, 1e-300))
+    # The net change between window means at the start and the end; the smallest over a few
+    # window widths, since one of them spans close to whole periods of a wave.
+    net = min(
+        abs(float(np.mean(z[:w])) - float(np.mean(z[n - w :])))
+        for w in {m * j for j in range(1, 6) if m * j <= max(m, n // 2)}
+    )
+    ev.update(swing_ratio=_ratio(swing), pattern_noise=pattern_noise)
     if trend and (
         (swing >= math.log(SWING_RATIO) and patterned and net < swing / 2)
         or (swing >= math.log(SWING_BIG) and not substantial)
@@ -298,7 +332,7 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
             OSCILLATING,
             ev,
             f"the loss swings up and down between {math.exp(q10):.4g} and {math.exp(q90):.4g} "
-            f"(x{math.exp(swing):.3g}) without a net fall: {Ls:.4g} at the start, "
+            f"(x{_ratio(swing):.3g}) without a net fall: {Ls:.4g} at the start, "
             f"{Le:.4g} at the end",
         )
 
@@ -309,7 +343,8 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
     if trend and (substantial or steady):
         tau, floor = _exponential_approach(t1, t2, t3, (n - k) / 2)
         remaining, whole = math.exp(t3) - floor, math.exp(t1) - floor
-        if remaining > SETTLE_TOL * whole:
+        # (With a rise between the thirds, the fall is only from start to end: settled.)
+        if whole > 0 and remaining > SETTLE_TOL * whole:
             to_settle = tau * math.log(remaining / (SETTLE_TOL * whole))
         ev.update(
             time_constant=tau,
@@ -321,7 +356,7 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
             return CurveLabel(
                 SLOW,
                 ev,
-                f"the loss fell from {Ls:.4g} to {Le:.4g} (x{Le / Ls:.3g}) in {n} epochs and is "
+                f"the loss fell from {Ls:.4g} to {Le:.4g} (x{r_start:.3g}) in {n} epochs and is "
                 f"still falling steadily: at this rate it needs about {to_settle:.3g} more "
                 f"epochs to settle, x{to_settle / n:.3g} the epochs run",
             )
@@ -332,19 +367,26 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
             else f"and is still falling (about {to_settle:.3g} more epochs to settle)"
         )
         return CurveLabel(
-            CONVERGING, ev, f"the loss fell from {Ls:.4g} to {Le:.4g} (x{Le / Ls:.3g}) {state}"
+            CONVERGING,
+            ev,
+            f"the loss fell from {Ls:.4g} to {Le:.4g} (x{r_start:.3g}) {state}",
         )
 
     # 7. Plateau.
     if chance_loss is not None and at_chance:
         how = "fell to" if substantial else "is stuck at"
         message = (
-            f"the loss {how} the chance level: {Le:.4g} at the end, x{Le / chance_loss:.3g} "
+            f"the loss {how} the chance level: {Le:.4g} at the end, x{ev['end_over_chance']:.3g} "
             f"the loss of predicting without the inputs ({chance_loss:.4g})"
         )
     else:
-        message = f"the loss barely moved: from {Ls:.4g} to {Le:.4g} (x{Le / Ls:.3g}) in {n} epochs"
+        message = f"the loss barely moved: from {Ls:.4g} to {Le:.4g} (x{r_start:.3g}) in {n} epochs"
     return CurveLabel(PLATEAU, ev, message)
+
+
+def _ratio(log_ratio: float) -> float:
+    """exp(log_ratio), capped at about 1e304 so that evidence stays finite for JSON."""
+    return math.exp(min(log_ratio, 700.0))
 
 
 def _even(width: int) -> int:
@@ -379,7 +421,11 @@ def _non_finite(L: np.ndarray, bad: np.ndarray) -> CurveLabel:
             best_loss=float(before[i_best]),
             best_epoch=i_best + 1,
             last_finite_loss=float(before[-1]),
-            last_over_best=float(before[-1] / before[i_best]) if before[i_best] > 0 else 1.0,
+            last_over_best=(
+                _ratio(math.log(before[-1]) - math.log(before[i_best]))
+                if before[i_best] > 0
+                else 1.0
+            ),
         )
         if ev["last_over_best"] >= FAR_ABOVE_BEST:
             message += (
@@ -419,6 +465,8 @@ def _exponential_approach(z1: float, z2: float, z3: float, spacing: float) -> tu
         return 0.0, y3  # the last third did not fall: settled at y3
     if 0 < d2 < d1:
         q = d2 / d1
+        if q == 0.0:  # underflow: the last third fell by nothing next to the first
+            return 0.0, y3
         remaining = d2 * q / (1 - q)
         if remaining <= y3:
             return -spacing / math.log(q), y3 - remaining

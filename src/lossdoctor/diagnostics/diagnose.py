@@ -213,7 +213,7 @@ def _run(
     task: str,
     params: dict[str, Any],
     random_state: Any,
-    validation_fraction: float | None,
+    holdout: float | None,
     sharpness: bool,
     prep: dict[str, Any],
 ) -> tuple[Diagnosis, dict[str, Any]]:
@@ -225,7 +225,7 @@ def _run(
 
     labels = y if task == "classification" and y.ndim == 1 else None
     seed = random_state if isinstance(random_state, (int, np.integer)) else 0
-    X_tr, Y_tr, X_val, Y_val = _split(X, Y, labels, validation_fraction, int(seed) + 1)
+    X_tr, Y_tr, X_val, Y_val = _split(X, Y, labels, holdout, int(seed) + 1)
     X_tr, Y_tr, X_val, Y_val, prep_info = _prepare(X_tr, Y_tr, X_val, Y_val, prep)
     if prep:
         # After the fixes, judge the data the network actually sees.
@@ -387,8 +387,16 @@ def _history_evidence(history: History, chance: float | None) -> dict[str, Any]:
         "val_loss": [v for v in history.val_loss if math.isfinite(v)],
     }
     if losses:
-        curve = classify_curve(losses, chance_loss=chance)
-        out["curve"] = {"label": curve.label, "evidence": curve.evidence, "message": curve.message}
+        try:
+            curve = classify_curve(losses, chance_loss=chance)
+        except ValueError as err:  # a curve the classifier cannot read is no reason to crash
+            out["curve"] = {"label": "unknown", "evidence": {}, "message": str(err)}
+        else:
+            out["curve"] = {
+                "label": curve.label,
+                "evidence": curve.evidence,
+                "message": curve.message,
+            }
     return out
 
 
@@ -413,7 +421,7 @@ def diagnose(
     task: str = "auto",
     fix: bool = False,
     random_state: int | np.random.Generator | None = 0,
-    validation_fraction: float | None = 0.2,
+    holdout: float | None = 0.2,
     sharpness: bool = True,
     **params: Any,
 ) -> Diagnosis:
@@ -437,7 +445,7 @@ def diagnose(
         diagnosis as ``.fixed`` and the changes as ``.fix_params``.
     random_state : int, Generator or None
         Seed of the weights and the shuffling, as the estimators' ``random_state``.
-    validation_fraction : float or None
+    holdout : float or None
         Share of the samples held out to detect overfitting (stratified for classification);
         None or 0 trains on every sample.
     sharpness : bool
@@ -471,7 +479,7 @@ def diagnose(
         task=kind,
         params=params,
         random_state=random_state,
-        validation_fraction=validation_fraction,
+        holdout=holdout,
         sharpness=sharpness,
         prep={},
     )
@@ -489,7 +497,7 @@ def diagnose(
             task=kind,
             params={**params, **new_params},
             random_state=random_state,
-            validation_fraction=validation_fraction,
+            holdout=holdout,
             sharpness=sharpness,
             prep=prep,
         )

@@ -74,6 +74,10 @@ _KINK_SHARE = 0.25
 # A hint's candidate (the transposed, negated or rescaled gradient) must fit this much better
 # than the analytic gradient itself.
 _HINT_SHARE = 0.05
+_HINT_RTOL_FACTOR = 2.0
+# ... after dropping this share of its worst probes (kinks), out of at least this many probes.
+_HINT_OUTLIERS = 0.2
+_HINT_MIN_PROBES = 3
 # A probe is retried at a smaller step when its error exceeds this share of the tolerance, so that
 # the errors of accepted probes cannot add up to the tolerance over a tensor.
 _PROBE_SHARE = 0.5
@@ -455,7 +459,8 @@ class _Probes:
 
     ``dir_delta`` has shape (k, *shape): the realised displacement per unit step of each direction;
     ``dir_num`` and ``dir_noise`` have shape (k,). ``coord_idx`` are flat indices and
-    ``coord_num`` the numerical partial derivatives there.
+    ``coord_num`` the numerical partial derivatives there. ``*_rough`` mark disagreeing probes
+    whose finite difference changed with the step.
     """
 
     size: int
@@ -465,8 +470,52 @@ class _Probes:
     coord_idx: NDArray[np.intp]
     coord_num: F64
     coord_noise: F64
+    dir_rough: NDArray[np.bool_]
+    coord_rough: NDArray[np.bool_]
     n_kinks_resolved: int = 0
     n_kinks_excluded: int = 0
+
+    def subset(self, dirs: NDArray[np.bool_], coords: NDArray[np.bool_]) -> _Probes:
+        """The probes selected by the two boolean masks."""
+        return _Probes(
+            size=self.size,
+            dir_delta=self.dir_delta[dirs],
+            dir_num=self.dir_num[dirs],
+            dir_noise=self.dir_noise[dirs],
+            coord_idx=self.coord_idx[coords],
+            coord_num=self.coord_num[coords],
+            coord_noise=self.coord_noise[coords],
+            dir_rough=self.dir_rough[dirs],
+            coord_rough=self.coord_rough[coords],
+        )
+
+    def smooth(self) -> _Probes:
+        """The probes whose finite difference did not change with the step.
+
+        A wrong gradient's probe that crossed a kink still shows the disagreement, but its value
+        is off by the kink; hints are tested on the other probes only.
+        """
+        return self.subset(~self.dir_rough, ~self.coord_rough)
+
+    def without_outliers(self, G: F64, share: float) -> _Probes:
+        """Drop the `share` of probes, per kind, that disagree most with the candidate `G`.
+
+        A kink that sat exactly at the unperturbed point spoils a probe at every step and can
+        go unnoticed when the probe happened to agree with a wrong gradient; the evidence for a
+        hint should survive losing such a probe.
+        """
+        masks = []
+        for a, num in (
+            (self.dir_delta.reshape(len(self.dir_num), self.size) @ G.ravel(), self.dir_num),
+            (G.ravel()[self.coord_idx], self.coord_num),
+        ):
+            keep = np.ones(len(num), dtype=bool)
+            # Every coordinate of a small tensor is probed: no sampling to be robust against.
+            n_drop = 0 if len(num) == self.size else int(share * len(num))
+            if n_drop:
+                keep[np.argsort(np.abs(a - num))[len(num) - n_drop :]] = False
+            masks.append(keep)
+        return self.subset(masks[0], masks[1])
 
     def gstar_norm(self) -> float:
         """Estimate of the norm of the true gradient."""
@@ -668,14 +717,18 @@ class _Checker:
 
         Returns the hint code (or None), the scale factor for "scale-mismatch", and a sentence.
         """
-        cmp = _compare(G, P)
-        rel = cmp.rel_error
+        rel = _compare(G, P).rel_error
+        S = P.smooth()
+        base = _compare(G, S).excess
 
         def explains(candidate: F64) -> bool:
-            # The candidate must not fail, and must fit far better than G itself: at float32
-            # precision it cannot be expected to pass outright.
-            excess = _compare(candidate, P).excess
-            return excess <= min(_WARN_FACTOR * self.rtol, _HINT_SHARE * cmp.excess)
+            # The candidate must pass, and fit far better than G, on the probes that are not
+            # spoilt by kinks.
+            kept = S.without_outliers(candidate, _HINT_OUTLIERS)
+            if len(kept.dir_num) + len(kept.coord_idx) < min(_HINT_MIN_PROBES, G.size):
+                return False
+            excess = _compare(candidate, kept).excess
+            return excess <= min(_HINT_RTOL_FACTOR * self.rtol, _HINT_SHARE * base)
 
         gnorm = float(np.linalg.norm(G))
         if gnorm <= 1e-6 * P.gstar_norm():
@@ -698,7 +751,9 @@ class _Checker:
                 None,
                 "the analytic gradient has the wrong sign: its negative matches the numerical one",
             )
-        factor = _fit_scale(G, P)
+        factor = _fit_scale(G, S)
+        if factor is not None and factor != 0:
+            factor = _fit_scale(G, S.without_outliers(G / factor, _HINT_OUTLIERS))
         if factor is not None and abs(factor - 1.0) > 10 * self.rtol and explains(G / factor):
             return "scale-mismatch", factor, _scale_sentence(factor)
         axes = [a for a in range(G.ndim) if G.shape[a] > 1 and _constant_along(G, a)]
@@ -798,29 +853,37 @@ class _Checker:
             analytic: Callable[[Any], float],
             rerun: Callable[[float], _Diff],
             scale: float,
-        ) -> _Diff | None:
-            final, status = self._settle(res, analytic, rerun, scale, h)
+            num_scale: float,
+        ) -> tuple[_Diff, bool] | None:
+            final, status = self._settle(res, analytic, rerun, scale, num_scale, h)
             if status in counts:
                 counts[status] += 1
-            return final if status != "excluded" else None
+            return None if status == "excluded" else (final, status == "differs-rough")
 
         kept_dirs: list[_Diff] = []
+        dir_rough: list[bool] = []
         for d, res in zip(dirs, d_res):
             # |<g, d>| is about |g| for a standard normal d.
-            final = settle(res, partial(_dot, G), partial(self._direction, x, x0, d), gnorm)
-            if final is not None:
-                kept_dirs.append(final)
+            out = settle(res, partial(_dot, G), partial(self._direction, x, x0, d), gnorm, gstar)
+            if out is not None:
+                kept_dirs.append(out[0])
+                dir_rough.append(out[1])
         kept_coords: list[tuple[int, _Diff]] = []
+        coord_rough: list[bool] = []
         for i, res in zip(coords, c_res):
-            final = settle(
+            out = settle(
                 res,
                 partial(_times, float(g_flat[i])),
                 partial(self._coord, x, x0, int(i)),
                 gnorm / math.sqrt(size),
+                gstar / math.sqrt(size),
             )
-            if final is not None:
-                kept_coords.append((int(i), final))
+            if out is not None:
+                kept_coords.append((int(i), out[0]))
+                coord_rough.append(out[1])
         return _Probes(
+            dir_rough=np.array(dir_rough, dtype=bool),
+            coord_rough=np.array(coord_rough, dtype=bool),
             size=size,
             dir_delta=(
                 np.array([r.delta for r in kept_dirs], dtype=np.float64)
@@ -845,6 +908,7 @@ class _Checker:
         analytic: Callable[[Any], float],
         rerun: Callable[[float], _Diff],
         scale: float,
+        num_scale: float,
         h: float,
     ) -> tuple[_Diff, str]:
         """Accept a probe, retry it at smaller steps, or exclude it as a kink.
@@ -858,11 +922,13 @@ class _Checker:
         -------
         final : _Diff
             The last finite difference.
-        status : {"ok", "resolved", "differs", "excluded"}
-            "resolved" when a kink was seen and a smaller step agreed.
+        status : {"ok", "resolved", "differs", "differs-rough", "excluded"}
+            "resolved" when a smaller step agreed; "differs-rough" when the disagreement is real
+            but the finite difference itself changed with the step (a kink in a wrong gradient's
+            probe), which makes it unfit to test hints with.
         """
         first, step = res, h
-        steady, kink_seen = True, False
+        steady, smooth, kink_seen = True, True, False
         previous: _Diff | None = None
         for attempt in range(_N_RETRIES + 1):
             a = analytic(res.delta)
@@ -874,19 +940,30 @@ class _Checker:
                 if diff <= _PROBE_SHARE * tol + res.noise:
                     return res, "resolved" if attempt else "ok"
                 # For one kink inside the step, the asymmetry equals the disagreement; several
-                # kinks can cancel in it, but then the difference changes with the step.
-                if abs(res.asym) > res.noise and abs(res.asym) >= _KINK_SHARE * diff:
-                    kink_seen = True
+                # kinks can cancel in it, but then the difference changes with the step. Only the
+                # smallest step counts: curvature also makes an asymmetry, which shrinks with h.
+                kink_seen = abs(res.asym) > res.noise and abs(res.asym) >= _KINK_SHARE * diff
                 if previous is not None:
                     change = abs(_per_unit(res) - _per_unit(previous)) * _delta_size(res.delta)
                     if change > _KINK_SHARE * diff + res.noise + previous.noise:
                         steady = False
+                    # Judged against the numerical gradient alone: a wrong analytic gradient
+                    # may be far larger.
+                    tol_num = self.rtol * max(num_scale * _delta_size(res.delta), abs(res.num))
+                    if change > _PROBE_SHARE * tol_num + res.noise + previous.noise:
+                        smooth = False
                 previous = res
             if attempt < _N_RETRIES:
                 step /= self.retry_factor
                 res = rerun(step)
+        if previous is not None:
+            # A kink that stays inside even the smallest step keeps the asymmetry from shrinking.
+            tol_num = self.rtol * max(num_scale * _delta_size(previous.delta), abs(previous.num))
+            if abs(previous.asym) > _PROBE_SHARE * tol_num + previous.noise:
+                smooth = False
         if steady and not kink_seen:
-            return first, "differs"  # the same disagreement at every step: a real one
+            # The same disagreement at every step: a real one.
+            return first, "differs" if smooth else "differs-rough"
         return res, "excluded"
 
     def _direction(self, x: np.ndarray, x0: np.ndarray, d: F64, h: float) -> _Diff:
@@ -999,6 +1076,8 @@ def _fit_scale(G: F64, P: _Probes) -> float | None:
     if len(P.coord_idx):
         a_parts.append(G.ravel()[P.coord_idx])
         n_parts.append(P.coord_num)
+    if not a_parts:
+        return None
     a, n = np.concatenate(a_parts), np.concatenate(n_parts)
     nn = float(n @ n)
     if nn == 0:

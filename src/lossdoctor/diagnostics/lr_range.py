@@ -34,9 +34,9 @@ from ..network import Network, Params, init_params
 from ..optimizers import Optimizer, adam, apply_updates, sgd
 from ..schedules import exponential_decay
 from ..training import iter_batches, loss_and_grad
-from .curvature import sharpness_of, stability_threshold
+from .curvature import LRSuggestion, sharpness_of, stability_threshold, suggest_lr
 
-__all__ = ["RangeTestResult", "lr_range_test", "make_setup", "range_test"]
+__all__ = ["RangeTestResult", "auto_learning_rate", "lr_range_test", "make_setup", "range_test"]
 
 #: The loss has diverged once it exceeds this multiple of the lowest loss seen (fastai's 4).
 DIVERGENCE_FACTOR = 4.0
@@ -90,6 +90,36 @@ class RangeTestResult:
         """Two lines: the suggestion with its rule, and the curvature bound."""
         return f"suggested learning rate {self.suggestion:.3g}: {self.rule}\n{self.bound_rule}"
 
+    def format(self, n_rows: int = 12) -> str:
+        """A plain-text table of about ``n_rows`` points of the curve, then the summary."""
+        step = max(1, len(self.lrs) // n_rows)
+        idx = list(range(0, len(self.lrs), step))
+        if idx and idx[-1] != len(self.lrs) - 1:
+            idx.append(len(self.lrs) - 1)
+        lines = [f"{'learning rate':>14}  {'loss':>10}  {'smoothed':>10}"]
+        lines += [
+            f"{self.lrs[i]:>14.4g}  {self.losses[i]:>10.4g}  {self.smoothed[i]:>10.4g}" for i in idx
+        ]
+        stop = (
+            f"stopped at learning rate {self.evidence.get('stopped_at', math.nan):.4g}: the loss "
+            f"exceeded {DIVERGENCE_FACTOR:g}x its lowest value"
+            if self.stop_reason == "diverged"
+            else "reached the largest learning rate without diverging"
+        )
+        out = [*lines, stop, self.summary()]
+        if math.isfinite(self.bound) and self.bound > 0:
+            ratio = self.suggestion / self.bound
+            out.append(
+                f"the suggestion is {ratio:.3g}x the bound at the initial weights"
+                + (
+                    "; the bound holds where the test starts, and a rate above it is only safe "
+                    "if the sharpness falls in the first steps, as it did here"
+                    if ratio > 1
+                    else ""
+                )
+            )
+        return "\n".join(out)
+
 
 def _ema(values: NDArray, beta: float) -> NDArray:
     out = np.empty_like(values)
@@ -133,7 +163,7 @@ def range_test(
     momentum: float = 0.0,
     nesterov: bool = False,
     start: float = 1e-4,
-    stop: float = 10.0,
+    stop: float = 1000.0,
     n_steps: int = 100,
     smoothing: float = 0.7,
     batch_size: int | None = None,
@@ -190,21 +220,32 @@ def range_test(
     batches = _batches(X.shape[0], batch_size, gen)
     stop_reason = "stop"
     best = math.inf
+    stopped_at = math.nan
     for i in range(n_steps):
         idx = next(batches)
-        value, grads = loss_and_grad(net, current, X[idx], Y[idx], alpha)
+        with np.errstate(all="ignore"):  # the run is meant to blow up at the end
+            value, grads = loss_and_grad(net, current, X[idx], Y[idx], alpha)
         if not math.isfinite(value) or value > DIVERGENCE_FACTOR * best:
-            stop_reason = "diverged"
+            stop_reason, stopped_at = "diverged", start * growth**i
             break
         best = min(best, value)
         lrs.append(start * growth**i)
         losses.append(value)
-        updates, state = opt.update(grads, state, current)
-        current = apply_updates(current, updates)
+        with np.errstate(all="ignore"):
+            updates, state = opt.update(grads, state, current)
+            current = apply_updates(current, updates)
     lr_arr, loss_arr = np.asarray(lrs), np.asarray(losses)
     smoothed = smooth(loss_arr, smoothing)
     suggestion, rule, evidence = _suggest(lr_arr, smoothed)
-    evidence.update({"sharpness": L, "bound": bound, "n_steps_done": len(lrs), "growth": growth})
+    evidence.update(
+        {
+            "sharpness": L,
+            "bound": bound,
+            "n_steps_done": len(lrs),
+            "growth": growth,
+            "stopped_at": stopped_at,
+        }
+    )
     return RangeTestResult(
         lr_arr, loss_arr, smoothed, suggestion, rule, L, bound, bound_rule, stop_reason, evidence
     )
@@ -288,7 +329,7 @@ def lr_range_test(
     y: ArrayLike,
     *,
     start: float = 1e-4,
-    stop: float = 10.0,
+    stop: float = 1000.0,
     n_steps: int = 100,
     smoothing: float = 0.7,
     **estimator_params: Any,
@@ -331,3 +372,42 @@ def lr_range_test(
         smoothing=smoothing,
         rng=s.rng,
     )
+
+
+def auto_learning_rate(X: ArrayLike, y: ArrayLike, **estimator_params: Any) -> LRSuggestion:
+    """The learning rate for ``--lr auto``: from the curvature at the initial weights.
+
+    Gradient descent and momentum: half the stability limit at the initial weights
+    (:func:`~lossdoctor.diagnostics.curvature.suggest_lr`; ``1 / L`` for plain descent).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The inputs as the network sees them (already scaled).
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+    **estimator_params
+        As for :func:`lr_range_test` (``solver``, ``momentum``, ``hidden_layer_sizes``, ...).
+
+    Returns
+    -------
+    LRSuggestion
+
+    Raises
+    ------
+    ValueError
+        For ``solver="adam"``: Adam's stability depends on a preconditioner that exists only
+        after training starts, so no curvature rule is given for it.
+    """
+    if estimator_params.get("solver") == "adam":
+        raise ValueError(
+            "--lr auto: no curvature rule is given for Adam (its stability limit involves a "
+            "preconditioner built during training); run 'lossdoctor lr-find --optimizer adam' "
+            "or give --lr"
+        )
+    s = make_setup(X, y, **estimator_params)
+    est = s.estimator
+    L = float(sharpness_of(s.net, s.params, s.X, s.Y, alpha=float(est.alpha), rng=s.rng)[0])
+    momentum = float(est.momentum)
+    nesterov = bool(est.nesterovs_momentum and momentum > 0)
+    optimizer = "gd" if momentum == 0 else ("nesterov" if nesterov else "momentum")
+    return suggest_lr(L, optimizer=optimizer, momentum=momentum, nesterov=nesterov)

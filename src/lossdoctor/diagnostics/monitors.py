@@ -13,7 +13,7 @@ Two ways in:
   gradients and parameters by name, then ask it for a diagnosis.
 
 The probe pass runs on a schedule fixed in advance from the data size and the number of epochs
-(:func:`probe_epochs`), so that it costs at most about 8% of training's passes over the data, and
+(:func:`probe_epochs`), so that it costs at most about 5% of training's passes over the data, and
 so that the same run always records the same epochs.
 """
 
@@ -50,7 +50,7 @@ DEAD_TOL = 0.0
 #: Largest probe batch.
 PROBE_SIZE = 256
 #: Share of training's sample-passes the probe may use.
-PROBE_BUDGET = 0.08
+PROBE_BUDGET = 0.05
 
 
 def activation_stats(activation: str, A: NDArray, *, samples_axis: int = 0) -> dict[str, float]:
@@ -96,7 +96,7 @@ def select_probe(n_samples: int, rng: np.random.Generator, size: int = PROBE_SIZ
 def probe_epochs(epochs: int, n_samples: int, probe_size: int) -> list[int]:
     """The epochs at which the probe pass runs: 0 (the initial weights) and then evenly spaced.
 
-    The number of probes keeps their sample-passes within ``PROBE_BUDGET`` of training's
+    The number of probes keeps their sample-passes within ``PROBE_BUDGET`` (5%) of training's
     ``epochs * n_samples`` (at least 3 probes: start, middle, end; at most 25).
     """
     n = int(PROBE_BUDGET * epochs * n_samples / max(probe_size, 1))

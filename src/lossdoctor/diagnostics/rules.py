@@ -135,10 +135,14 @@ LR_LOW_RATIO = 0.05
 ADAM_UPDATE_RATIO_MIN = 1e-4
 #: Overfitting: the final validation loss at least this much above its best, at least this many
 #: epochs after the best, while the training loss kept falling.
-OVERFIT_RISE = 1.25
+OVERFIT_RISE = 1.5
 OVERFIT_MIN_EPOCHS = 10
 #: ... and the rise is at least this share of the first validation loss (not a wobble near zero).
-OVERFIT_MIN_RISE = 0.05
+OVERFIT_MIN_RISE = 0.1
+#: Or memorised: the final validation loss at least this many times the training loss, with a
+#: gap of at least this share of the chance-level loss.
+OVERFIT_GAP = 10.0
+OVERFIT_MIN_GAP = 0.25
 #: A training loss that jumps to this many times its first value was thrown off by too large a
 #: step, even if it recovers (Adam has no curvature bound to check against beforehand).
 SPIKE_RATIO = 3.0
@@ -515,7 +519,8 @@ def _monitor_rules(ev: dict[str, Any]) -> list[Finding]:
         if rel:
             start = rel[0]
             med = float(np.median(rel))
-            if max(start, med) < DEPTH_GRAD_RATIO and min(start, med) > 0:
+            # At the start (before training can compensate) or typically during training.
+            if min(start, med) < DEPTH_GRAD_RATIO and min(start, med) > 0:
                 out.append(
                     Finding(
                         "vanishing-gradients",
@@ -601,32 +606,45 @@ def _curve_rules(ev: dict[str, Any]) -> list[Finding]:
     train = h.get("loss") or []
     steady = label not in ("diverging", "oscillating", "non-finite")
     if steady and len(val) >= 2 * OVERFIT_MIN_EPOCHS and len(train) == len(val):
-        v = np.asarray(val)
+        v, t = np.asarray(val), np.asarray(train)
         best = int(np.argmin(v))
-        end = float(np.median(v[-max(3, len(v) // 20) :]))
-        later = np.asarray(train[best:])
-        if (
+        tail = max(3, len(v) // 20)
+        end, end_train = float(np.median(v[-tail:])), float(np.median(t[-tail:]))
+        later = t[best:]
+        rose = (
             len(v) - 1 - best >= OVERFIT_MIN_EPOCHS
             and end >= OVERFIT_RISE * v[best]
             and end - v[best] >= OVERFIT_MIN_RISE * v[0]
             and later.size > 1
             and later[-1] < later[0]
-        ):
+        )
+        # Memorised: the training loss is a small fraction of the validation loss, and the gap
+        # is a sizeable part of the loss of guessing.
+        scale = ev.get("chance_loss") or float(v[0])
+        memorised = end >= OVERFIT_GAP * end_train and end - end_train >= OVERFIT_MIN_GAP * scale
+        if rose or memorised:
+            how = (
+                f"the validation loss was lowest ({v[best]:.4g}) at epoch {best + 1} and rose "
+                f"to {end:.4g} (x{end / v[best]:.3g}) by epoch {len(v)}, while the training loss "
+                f"kept falling to {end_train:.4g}"
+                if rose
+                else f"the training loss fell to {end_train:.4g} but the validation loss is "
+                f"{end:.4g} (x{end / max(end_train, 1e-300):.3g}): the network memorised the "
+                f"training samples"
+            )
             out.append(
                 Finding(
                     "overfitting",
                     "warning",
-                    f"Overfitting: the validation loss was lowest ({v[best]:.4g}) at epoch "
-                    f"{best + 1} and rose to {end:.4g} (x{end / v[best]:.3g}) by epoch {len(v)}, "
-                    f"while the training loss kept falling to {train[-1]:.4g}.",
+                    f"Overfitting: {how}.",
                     {
                         "best_val_epoch": best + 1,
                         "best_val_loss": _f(float(v[best])),
                         "end_val_loss": _f(end),
-                        "end_train_loss": _f(float(train[-1])),
+                        "end_train_loss": _f(end_train),
                     },
-                    f"early_stopping=True (it would have stopped near epoch {best + 1}), or "
-                    f"max_iter={best + 1}; or a larger alpha (L2), e.g. alpha=1e-2.",
+                    f"early_stopping=True (the validation loss was lowest at epoch {best + 1}), "
+                    f"or a larger L2 penalty, e.g. alpha=1.0, or fewer or smaller hidden layers.",
                 )
             )
     return out

@@ -113,6 +113,35 @@ class SweepResult:
 
         return pd.DataFrame(self.table()).set_index("lr")
 
+    def format(self) -> str:
+        """The table as aligned plain text, with what the limit column means."""
+        header = ("lr", "final loss", "score", "curve", "sharpness", "limit", "verdict")
+        body = []
+        for row in self.rows:
+            v = row.verdict
+            verdict = "n/a" if v is None else f"{v.label} ({v.ratio:.3g}x)"
+            body.append(
+                (
+                    f"{row.lr:g}",
+                    f"{row.final_loss:.4g}",
+                    f"{row.score:.4f}",
+                    row.label,
+                    f"{row.sharpness:.4g}",
+                    f"{row.limit:.4g}",
+                    verdict,
+                )
+            )
+        widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+        lines = ["  ".join(c.rjust(w) if i < 3 or 3 < i < 6 else c.ljust(w)
+                           for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+                 for r in [header, *body]]  # fmt: skip
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        lines.append(
+            f"sharpness: largest Hessian eigenvalue at the end; limit: the largest stable "
+            f"sharpness, {self.limit_rule}; verdict: lr against the final sharpness"
+        )
+        return "\n".join(lines)
+
     def plot(self, path: str | None = None) -> Any:
         """Overlay the loss curves on a log axis; save to ``path`` if given."""
         from ..report.plots import plot_sweep

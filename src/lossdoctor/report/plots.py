@@ -155,7 +155,18 @@ def plot_sharpness(
     ax.plot(e, limit_factor / lr, "--", color="C3", label=f"{limit_factor:g} / lr")
     ax.set_xlabel("epoch")
     ax.set_ylabel("sharpness")
-    ax.set_ylim(bottom=0)
+    # The sharpness at the initial weights can dwarf the rest of the run; keep the limit line and
+    # the bulk of the series in view and write the clipped values down instead.
+    s = np.asarray(sharpness, dtype=np.float64)
+    finite = s[np.isfinite(s)]
+    top = max(2.0 * float(np.nanmax(limit_factor / lr)), 1.2 * float(np.percentile(finite, 90)))
+    if finite.size and finite.max() > top:
+        ax.set_ylim(0, top)
+        clipped = [f"epoch {int(ep)}: {v:.3g}" for ep, v in zip(e, s) if v > top]
+        ax.text(0.02, 0.97, "off scale: " + ", ".join(clipped[:3]), transform=ax.transAxes,
+                va="top", fontsize="small", color="C0")  # fmt: skip
+    else:
+        ax.set_ylim(bottom=0)
     ax.set_title("Sharpness during training (edge of stability)")
     ax.grid(True, alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
