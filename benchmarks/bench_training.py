@@ -2,14 +2,14 @@
 
 Run by hand (the tests never run it)::
 
-    python benchmarks/bench_training.py            # everything, ~10 minutes on 2 cores
+    python benchmarks/bench_training.py            # everything: 25 minutes on the loaded 2-core VM
     python benchmarks/bench_training.py --quick    # fewer repeats, smoke test
 
 Every implementation trains the same network from the same initial weights on the same batches in
 the same order (no shuffling, plain gradient descent, no momentum, no L2), so that they do the same
-arithmetic. Repeats are interleaved (A B C, B C A, C A B, ...) so that noise on a shared machine hits
-all alike. For each workload and thread mode the script prints seconds per epoch (median, min and
-max over the repeats), the ratio to scikit-learn, the GFLOP/s of the dense layers and the *BLAS
+arithmetic. Repeats are interleaved (A B C, B C A, C A B, ...) so that noise on a shared machine
+hits all alike. For each workload and thread mode the script prints seconds per epoch (median, min
+and max over the repeats), the ratio to scikit-learn, the GFLOP/s of the dense layers and the *BLAS
 floor*: the matrix products of every step of an epoch, done by NumPy alone at the same shapes and
 memory layouts into preallocated outputs. An implementation cannot beat the floor without a faster
 BLAS.
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import os
 import platform
 import statistics
@@ -82,8 +83,8 @@ class Workload:
         """Multiply-adds of the dense layers, times two: forward, weight gradients and the
         gradients with respect to every layer input except X."""
         sizes = self.net.layer_sizes
-        fwd = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-        back = fwd + sum(a * b for a, b in zip(sizes[1:-1], sizes[2:]))
+        fwd = sum(a * b for a, b in itertools.pairwise(sizes))
+        back = fwd + sum(a * b for a, b in itertools.pairwise(sizes[1:]))
         return 2.0 * self.X.shape[0] * (fwd + back)
 
 
@@ -314,7 +315,7 @@ def workloads(quick: bool) -> list[Workload]:
     Xl, yl = make_classification(
         n_samples=100_000, n_features=100, n_informative=20, random_state=0
     )
-    large_epochs = 1 if quick else 2
+    large_epochs = 1
     large = [
         Workload(
             "large (make_classification)", Xl.astype(dt), yl, (512, 256), 256, 0.01, large_epochs
@@ -356,7 +357,7 @@ def main() -> None:
     parser.add_argument("--threads", choices=["default", "1"], default=None)
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
     args = parser.parse_args()
-    repeats = args.repeats or (2 if args.quick else 5)
+    repeats = args.repeats or (2 if args.quick else 3)
 
     header()
     runners: dict[str, Callable[[Workload, Params], Params]] = {

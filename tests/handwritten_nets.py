@@ -1,7 +1,7 @@
 """Hand-written networks, in the styles people write them, for testing `check_gradients`.
 
-Each network can plant one fault in its backprop. ``FAULT_TARGETS`` of a network says which
-tensors the fault spoils and which hint the checker should give (None: no listed hint applies).
+Each network can plant one fault in its backprop. ``*_TARGETS`` say, per fault, which tensors
+the fault spoils and which hint the checker should give (None: no listed hint applies).
 
 Styles:
 - `CourseNet`: features-by-samples (X has shape (n_features, n_samples)), parameters as object
@@ -33,23 +33,24 @@ FAULTS = (
 LAMBDA = 0.5  # strength of the L2 term, large enough for its omission to show in float32
 
 
+COURSE_TARGETS: dict[str | None, tuple[tuple[str, ...], str | None]] = {
+    None: ((), None),
+    "bias-sum-all": (("b1",), "wrong-reduction-axis"),
+    "missing-1/m": (("W2",), "scale-mismatch"),
+    "sign": (("W3",), "sign-flipped"),
+    "activation": (("W1", "b1"), None),
+    "regularisation": (("W1", "W2", "W3"), None),
+    "transposed": (("W1",), "transposed"),
+    "transposed-square": (("W2",), "transposed"),
+    "zero": (("b2",), "zero-gradient"),
+}
+
+
 class CourseNet:
     """Features-by-samples, object attributes: Z1 = W1 @ X + b1, tanh, tanh, sigmoid output.
 
     Layer sizes (n_in, 6, 6, 1): W2 is square so that a transposed W2 gradient keeps its shape.
     """
-
-    FAULT_TARGETS: dict[str | None, tuple[tuple[str, ...], str | None]] = {
-        None: ((), None),
-        "bias-sum-all": (("b1",), "wrong-reduction-axis"),
-        "missing-1/m": (("W2",), "scale-mismatch"),
-        "sign": (("W3",), "sign-flipped"),
-        "activation": (("W1", "b1"), None),
-        "regularisation": (("W1", "W2", "W3"), None),
-        "transposed": (("W1",), "transposed"),
-        "transposed-square": (("W2",), "transposed"),
-        "zero": (("b2",), "zero-gradient"),
-    }
 
     def __init__(self, rng: np.random.Generator, dtype: Any, n_in: int = 5, fault: Any = None):
         self.fault = fault
@@ -88,7 +89,10 @@ class CourseNet:
         dW2 = dZ2 @ self.A1.T if f == "missing-1/m" else dZ2 @ self.A1.T / m
         db2 = np.sum(dZ2, axis=1, keepdims=True) / m
         dA1 = self.W2.T @ dZ2
-        dZ1 = dA1 * (1 - self.A1) if f == "activation" else dA1 * (1 - self.A1**2)
+        if f == "activation":
+            dZ1 = dA1 * self.A1 * (1 - self.A1)  # the sigmoid's derivative, for a tanh
+        else:
+            dZ1 = dA1 * (1 - self.A1**2)
         dW1 = dZ1 @ X.T / m
         if f == "bias-sum-all":
             db1 = np.sum(dZ1, keepdims=True) / m
@@ -181,6 +185,7 @@ def functional_net(
         dW2 = A1.T @ d_logits
         db2 = d_logits.sum(axis=0)
         dA1 = d_logits @ p["W2"].T
+        # The planted fault multiplies by the activation instead of its derivative.
         dZ1 = dA1 * A1 if fault == "activation" else dA1 * (Z1 > 0)
         dW1 = X.T @ dZ1
         db1 = np.full_like(p["b1"], dZ1.sum()) if fault == "bias-sum-all" else dZ1.sum(axis=0)
@@ -203,7 +208,9 @@ class Dense:
     """A layer object holding its parameters and, after backward, their gradients."""
 
     def __init__(self, rng: np.random.Generator, n_in: int, n_out: int, dtype: Any):
-        self.W = (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(dtype)
+        # Twice the usual scale: varied activations make a wrong derivative easy to tell from a
+        # rescaled gradient.
+        self.W = (2 * rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(dtype)
         self.b = (0.1 * rng.standard_normal((1, n_out))).astype(dtype)
 
     def forward(self, X: np.ndarray) -> np.ndarray:
@@ -254,7 +261,8 @@ class LayerNet:
         f, m = self.fault, X.shape[0]
         dOut = (self.predict(X) - Y) / m
         dH = self.layers[1].backward(dOut)
-        sig_prime = self.H if f == "activation" else self.H * (1 - self.H)
+        # The planted fault uses tanh's derivative for the sigmoid.
+        sig_prime = 1 - self.H**2 if f == "activation" else self.H * (1 - self.H)
         dZ0 = dH * sig_prime
         self.layers[0].backward(dZ0)
         if f == "bias-sum-all":

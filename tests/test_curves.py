@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import load_breast_cancer
 
 from lossdoctor.diagnostics.curves import (
@@ -46,7 +48,7 @@ def test_exponential_decay_is_converging(seed: int, sigma: float) -> None:
     losses = noisy(0.05 + 0.65 * np.exp(-EPOCHS / 15), rng, sigma)
     result = classify_curve(losses)
     assert result.label == CONVERGING, result.message
-    assert result.evidence["end_over_start"] < 0.2
+    assert result.evidence["end_over_start"] < 0.5
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -92,7 +94,7 @@ def test_exponential_approach_with_long_time_constant_is_slow(seed: int) -> None
     losses = noisy(0.1 + 0.6 * np.exp(-EPOCHS / 300), rng, 0.01)
     result = classify_curve(losses)
     assert result.label == SLOW, result.message
-    assert result.evidence["floor_estimate"] == pytest.approx(0.1, abs=0.1)
+    assert result.evidence["settle_ratio"] >= 3
 
 
 def test_pace_decides_between_slow_and_converging() -> None:
@@ -110,7 +112,7 @@ def test_flat_at_chance_is_plateau(seed: int) -> None:
     losses = noisy(np.full(100, LN2), rng, 0.02)
     result = classify_curve(losses, chance_loss=LN2)
     assert result.label == PLATEAU
-    assert result.evidence["end_over_chance"] == pytest.approx(1, abs=0.02)
+    assert result.evidence["end_over_chance"] == pytest.approx(1, abs=0.05)
     assert "chance level" in result.message
     assert classify_curve(losses).label == PLATEAU  # also without knowing the chance level
 
@@ -360,3 +362,18 @@ def test_mini_batch_sgd_history_is_converging(
     steps = np.asarray(losses)
     assert np.std(np.diff(np.log(steps[-200:]))) > 0.5  # the noise is real
     assert classify_curve(losses).label == CONVERGING
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.floats(min_value=0.0, max_value=1e6, allow_nan=False, allow_infinity=False),
+        min_size=1,
+        max_size=200,
+    )
+)
+def test_any_finite_history_gets_a_label_with_json_ready_evidence(losses: list[float]) -> None:
+    result = classify_curve(losses)
+    assert result.label in LABELS
+    assert result.message
+    json.dumps(result.evidence, allow_nan=False)

@@ -118,20 +118,31 @@ class Workspace(NamedTuple):
         gradient of the loss with respect to its pre-activation.
     work : list of ndarray
         Scratch arrays shaped like ``deltas``, for the activation derivatives.
+    grads : dict of str to ndarray or None
+        If given, :func:`backward` writes the gradients into these arrays and returns them; the
+        caller must then be done with one step's gradients before the next step.
     """
 
     outputs: list[NDArray]
     deltas: list[NDArray]
     work: list[NDArray]
+    grads: Params | None = None
 
 
-def make_workspace(net: Network, n_samples: int, dtype: DTypeLike = np.float64) -> Workspace:
-    """Allocate a :class:`Workspace` for batches of ``n_samples`` rows."""
+def make_workspace(
+    net: Network, n_samples: int, dtype: DTypeLike = np.float64, *, grads: bool = False
+) -> Workspace:
+    """Allocate a :class:`Workspace` for batches of ``n_samples`` rows (and the gradients)."""
     sizes = net.layer_sizes[1:]
+    grad_arrays: Params = {}
+    for k, (fan_in, fan_out) in enumerate(zip(net.layer_sizes[:-1], sizes), 1):
+        grad_arrays[f"W{k}"] = np.empty((fan_in, fan_out), dtype)
+        grad_arrays[f"b{k}"] = np.empty(fan_out, dtype)
     return Workspace(
         outputs=[np.empty((n_samples, m), dtype) for m in sizes],
         deltas=[np.empty((n_samples, m), dtype) for m in sizes[:-1]],
         work=[np.empty((n_samples, m), dtype) for m in sizes[:-1]],
+        grads=grad_arrays if grads else None,
     )
 
 
@@ -189,8 +200,8 @@ def backward(
     d_logits : ndarray of shape (n_samples, n_outputs)
         Gradient of the loss with respect to the logits. It is overwritten.
     workspace : Workspace, optional
-        Arrays for the hidden layers' deltas (see :class:`Workspace`); by default new ones. The
-        gradients themselves are always new arrays.
+        Arrays for the hidden layers' deltas, and for the gradients if it has them (see
+        :class:`Workspace`); by default new ones.
 
     Returns
     -------
@@ -198,14 +209,15 @@ def backward(
         Same keys and shapes as ``params``, in backprop order (output layer first).
     """
     act = get_activation(net.activation)
+    ws = workspace
+    out = None if ws is None else ws.grads
     grads: Params = {}
     delta = d_logits
     for k in range(n_layers(net), 0, -1):
         A_prev = trace[k - 1]
-        grads[f"W{k}"] = A_prev.T @ delta
-        grads[f"b{k}"] = delta.sum(axis=0)
+        grads[f"W{k}"] = np.matmul(A_prev.T, delta, out=None if out is None else out[f"W{k}"])
+        grads[f"b{k}"] = np.sum(delta, axis=0, out=None if out is None else out[f"b{k}"])
         if k > 1:  # no gradient with respect to the input X
-            ws = workspace
             delta = np.matmul(
                 delta, params[f"W{k}"].T, out=None if ws is None else ws.deltas[k - 2]
             )

@@ -57,6 +57,11 @@ class Optimizer(NamedTuple):
         ``gd``, ``momentum``, ``nesterov`` or ``adam``.
     momentum : float
         The heavy-ball or Nesterov coefficient (0 for plain descent and Adam).
+    update_into : callable (grads, state, params, out) -> state, optional
+        The same step as ``update`` followed by :func:`apply_updates`, but writing the new
+        parameters into the arrays of ``out`` (which the caller owns) and using ``grads`` as
+        scratch, so that nothing is allocated. ``params`` is not modified. None when the
+        optimiser has no such form.
     """
 
     init: Callable[[Params], Any]
@@ -64,6 +69,7 @@ class Optimizer(NamedTuple):
     learning_rate: float | Schedule
     name: str
     momentum: float = 0.0
+    update_into: Callable[[Params, Any, Params, Params], Any] | None = None
 
 
 class SGDState(NamedTuple):
@@ -110,7 +116,14 @@ def sgd(
             lr = value_at(learning_rate, state.step)
             return {k: -lr * g for k, g in grads.items()}, SGDState(state.step + 1)
 
-        return Optimizer(init_gd, update_gd, learning_rate, "gd")
+        def update_into_gd(grads: Params, state: SGDState, params: Params, out: Params) -> SGDState:
+            lr = value_at(learning_rate, state.step)
+            for k, g in grads.items():
+                np.multiply(g, -lr, out=g)
+                np.add(params[k], g.astype(params[k].dtype, copy=False), out=out[k])
+            return SGDState(state.step + 1)
+
+        return Optimizer(init_gd, update_gd, learning_rate, "gd", update_into=update_into_gd)
 
     def init(params: Params) -> MomentumState:
         return MomentumState(0, {k: np.zeros_like(p) for k, p in params.items()})

@@ -205,14 +205,24 @@ class _StepArrays(NamedTuple):
 
 
 def _step_arrays(
-    cache: dict[int, _StepArrays], net: Network, params: Params, X: NDArray, Y: NDArray, n: int
+    cache: dict[int, _StepArrays],
+    net: Network,
+    params: Params,
+    X: NDArray,
+    Y: NDArray,
+    n: int,
+    grads: bool,
 ) -> _StepArrays:
-    """The reusable arrays for batches of ``n`` samples, allocated on first use."""
+    """The reusable arrays for batches of ``n`` samples, allocated on first use.
+
+    With ``grads`` the workspace holds the gradients too: only for an optimiser that is done
+    with them within the step (``update_into``).
+    """
     if n not in cache:
         # The dtype forward computes in, so that a workspace never changes a result's dtype.
         dtype = np.result_type(X.dtype, *(p.dtype for p in params.values()))
         cache[n] = _StepArrays(
-            make_workspace(net, n, dtype),
+            make_workspace(net, n, dtype, grads=grads),
             np.empty((n, *X.shape[1:]), X.dtype),
             np.empty((n, *Y.shape[1:]), Y.dtype),
         )
@@ -301,6 +311,15 @@ def fit(
     no_improvement = 0
     history.stop_reason, history.message = "max_iter", f"reached the maximum of {epochs} epochs"
     step_arrays: dict[int, _StepArrays] = {}
+    # An optimiser with ``update_into`` (plain descent) writes each step's parameters into two
+    # sets of arrays that the loop owns and uses in turn, so that a step allocates nothing. The
+    # caller's arrays are copied first; callbacks and early stopping get copies of the loop's.
+    in_place = optimizer.update_into is not None
+    spare: Params = {}
+    kept = params
+    if in_place:
+        params = {k: p.copy() for k, p in params.items()}
+        spare = {k: np.empty_like(p) for k, p in params.items()}
     start = time.perf_counter()
     bar = _progress_bar(epochs, progress)
     try:
@@ -308,7 +327,7 @@ def fit(
             total, norms, non_finite = 0.0, [], False
             for idx in iter_batches(n_samples, batch_size, rng):
                 n_batch = len(range(n_samples)[idx]) if isinstance(idx, slice) else len(idx)
-                reuse = _step_arrays(step_arrays, net, params, X, Y, n_batch)
+                reuse = _step_arrays(step_arrays, net, params, X, Y, n_batch, in_place)
                 if isinstance(idx, slice):  # a view: nothing is copied
                     Xb, Yb = X[idx], Y[idx]
                 else:  # gather the shuffled rows into the preallocated batch arrays
@@ -328,11 +347,17 @@ def fit(
                     grads, norm = clip_by_global_norm(grads, clip_norm)
                 lr = value_at(optimizer.learning_rate, getattr(state, "step", 0))
                 with np.errstate(over="ignore", invalid="ignore"):
-                    updates, state = optimizer.update(grads, state, params)
-                    new_params = apply_updates(params, updates)
+                    if optimizer.update_into is not None:
+                        state = optimizer.update_into(grads, state, params, spare)
+                        new_params = spare
+                    else:
+                        updates, state = optimizer.update(grads, state, params)
+                        new_params = apply_updates(params, updates)
                 if not _finite_params(new_params):
                     non_finite = True
                     break
+                if in_place:
+                    spare = params
                 params = new_params
                 total += value * Xb.shape[0]
                 norms.append(norm)
@@ -364,9 +389,13 @@ def fit(
             if bar is not None:
                 bar[0].update(bar[1], advance=1, description=f"loss {history.loss[-1]:.4g}")
 
+            # What callbacks and early stopping keep must never change afterwards.
+            kept = params
+            if in_place and (callbacks or early_stopping):
+                kept = {k: p.copy() for k, p in params.items()}
             stop = False
             for cb in callbacks:
-                stop = bool(cb.on_epoch_end(epoch, params, history)) or stop
+                stop = bool(cb.on_epoch_end(epoch, kept, history)) or stop
             if stop:
                 history.stop_reason, history.message = (
                     "callback",
@@ -380,7 +409,7 @@ def fit(
                 else:
                     no_improvement = 0
                 if val_score > best_score:
-                    best_score, best_params, best_epoch = val_score, params, epoch
+                    best_score, best_params, best_epoch = val_score, kept, epoch
                 if n_iter_no_change is not None and no_improvement > n_iter_no_change:
                     history.stop_reason = "early_stopping"
                     history.message = (
@@ -401,6 +430,8 @@ def fit(
         if bar is not None:
             bar[0].stop()
 
+    if in_place and history.epoch and history.stop_reason != "non-finite":
+        params = kept  # the very arrays the callbacks saw for the last epoch
     if early_stopping and best_epoch is not None:
         params, history.best_epoch = best_params, best_epoch
     for cb in callbacks:

@@ -115,12 +115,17 @@ def classify_curve(losses: ArrayLike, *, chance_loss: float | None = None) -> Cu
          the end is significantly at least 1.2 times the best.
 
     4. ``oscillating``: the loss swings over the second half, its 90th percentile there being
-       ``SWING_RATIO = 1.3`` times its 10th or more, and either the swings form a pattern, not
-       noise (with at least 40 losses: the swing is ``PATTERN_RATIO = 6`` or more times the
-       smallest noise estimated from differences at lags 1 to 16; white noise gives about
-       2.6), larger than twice the net change from start to end (means over windows of 1 to 5
-       times 10% of the history, the smallest); or the swing is ``SWING_BIG = 2`` or more and
-       there is no substantial fall (below).
+       ``SWING_RATIO = 1.3`` times its 10th or more, and either
+
+       - the swings form a pattern rather than noise (with at least 40 losses: the swing is
+         ``PATTERN_RATIO = 6`` or more times the smallest noise estimated from differences
+         at lags 1 to 16; white noise gives about 2.6), and the log-swing is more than twice
+         the net change of the log-loss from start to end, measured between means over
+         windows of 1 to 5 times 10% of the history (the smallest, since a window can be out
+         of phase with a wave); or
+       - the swings are large, ``SWING_BIG = 2`` times or more, and there is no substantial
+         fall (rule 5) or the log-swing is more than twice the net change between the means
+         of the first and last 10%.
     5. ``slow``: the fall is significant and either substantial (at least ``MIN_FALL = 10%``)
        or steady (Kendall's tau of the binned curve at most ``STEADY_TAU = -0.7`` and a fall
        of at least 1%), and at this rate the loss needs ``SLOW_FACTOR = 3`` times the epochs
@@ -242,7 +247,6 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
     # Levels over thirds, to judge the fall and its pace with as much averaging as possible.
     k = _even(max(1, n // 3))
     t1 = float(np.median(z[:k]))
-    t2 = float(np.median(z[(n - k) // 2 : (n - k) // 2 + k]))
     t3 = float(np.median(z[n - k :]))
     margin3 = SIGNIFICANCE * math.sqrt(2) * _MEDIAN_SE * noise / math.sqrt(k)
     # The fall from start to end sees a curve that settles within its first third; the fall
@@ -283,14 +287,14 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
             ev,
             f"the loss rose from {Ls:.4g} to {Le:.4g} (x{r_start:.3g} its start)",
         )
-    if z3 - zb >= max(math.log(FAR_ABOVE_BEST), margin_best) and Le - Lb >= UNDO_FRACTION * (
-        Ls - Lb
-    ):
+    far_above = z3 - zb >= max(math.log(FAR_ABOVE_BEST), margin_best)
+    if far_above and Le - Lb >= UNDO_FRACTION * (Ls - Lb):
+        given_back = f", giving back {(Le - Lb) / (Ls - Lb):.0%} of its fall" if Ls > Lb else ""
         return CurveLabel(
             DIVERGING,
             ev,
             f"the loss rose to {Le:.4g}, x{r_best:.3g} its best of {Lb:.4g} at epoch "
-            f"{i_best + 1}, giving back {(Le - Lb) / (Ls - Lb):.0%} of its fall",
+            f"{i_best + 1}{given_back}",
         )
     if (
         trend
@@ -305,9 +309,9 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
             f"(x{r_best:.3g} its best of {Lb:.4g} at epoch {i_best + 1})",
         )
 
-    # 4. Oscillating: swings in the second half that a pattern makes larger than the net
-    # change, or big irregular swings with no substantial fall. Mini-batch noise is neither, and
-    # the second half leaves out the early fall of a curve that has settled since.
+    # 4. Oscillating: swings in the second half, of a pattern or large, that dwarf the net
+    # change. Mini-batch noise is no pattern, and the second half leaves out the early fall of
+    # a curve that has settled since.
     substantial = significant and fall >= MIN_FALL
     recent = z[n // 2 :]
     q10, q90 = (float(v) for v in np.percentile(recent, [10, 90]))
@@ -317,16 +321,20 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
     lags = range(1, max(1, min(MAX_LAG, recent.shape[0] // 3)) + 1)
     pattern_noise = min(_noise(recent, lag) for lag in lags)
     patterned = n >= MIN_PATTERN_POINTS and swing >= PATTERN_RATIO * pattern_noise
-    # The net change between window means at the start and the end; the smallest over a few
-    # window widths, since one of them spans close to whole periods of a wave.
-    net = min(
+    # The net change between means over windows at the start and the end. For a pattern, the
+    # smallest over a few widths, since a window can be out of phase with a wave.
+    nets = [
         abs(float(np.mean(z[:w])) - float(np.mean(z[n - w :])))
-        for w in {m * j for j in range(1, 6) if m * j <= max(m, n // 2)}
-    )
+        for w in sorted({m * j for j in range(1, 6) if m * j <= max(m, n // 2)})
+    ]
     ev.update(swing_ratio=_ratio(swing), pattern_noise=pattern_noise)
-    if trend and (
-        (swing >= math.log(SWING_RATIO) and patterned and net < swing / 2)
-        or (swing >= math.log(SWING_BIG) and not substantial)
+    if (
+        trend
+        and swing >= math.log(SWING_RATIO)
+        and (
+            (patterned and min(nets) < swing / 2)
+            or (swing >= math.log(SWING_BIG) and (not substantial or nets[0] < swing / 2))
+        )
     ):
         return CurveLabel(
             OSCILLATING,
@@ -341,14 +349,20 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
     at_chance = chance_loss is not None and Le >= CHANCE_TOL * chance_loss
     to_settle = 0.0
     if trend and (substantial or steady):
-        tau, floor = _exponential_approach(t1, t2, t3, (n - k) / 2)
-        remaining, whole = math.exp(t3) - floor, math.exp(t1) - floor
-        # (With a rise between the thirds, the fall is only from start to end: settled.)
+        # Trimmed means of the loss itself, not medians of its log: on a steep trend a median
+        # rests on the few losses near the window's centre, a mean on all of them. Scaled by
+        # the largest loss so that losses near 1e308 cannot overflow.
+        top = float(z.max())
+        y1, y2, y3 = (_trimmed_mean(np.exp(z[i : i + k] - top)) for i in (0, (n - k) // 2, n - k))
+        tau, floor = _exponential_approach(y1, y2, y3, (n - k) / 2)
+        remaining, whole = y3 - floor, y1 - floor
+        # whole <= 0: the first third is no higher than the floor, so the fall happened
+        # within it and the loss has settled since.
         if whole > 0 and remaining > SETTLE_TOL * whole:
             to_settle = tau * math.log(remaining / (SETTLE_TOL * whole))
         ev.update(
             time_constant=tau,
-            floor_estimate=floor,
+            floor_estimate=floor * _ratio(top),
             epochs_to_settle=to_settle,
             settle_ratio=to_settle / n,
         )
@@ -361,15 +375,14 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
                 f"epochs to settle, x{to_settle / n:.3g} the epochs run",
             )
     if substantial and not at_chance:
-        state = (
-            "and has settled"
-            if to_settle == 0
-            else f"and is still falling (about {to_settle:.3g} more epochs to settle)"
-        )
+        if "epochs_to_settle" not in ev:  # too short to judge the pace
+            state = ""
+        elif to_settle == 0:
+            state = " and has settled"
+        else:
+            state = f" and is still falling (about {to_settle:.3g} more epochs to settle)"
         return CurveLabel(
-            CONVERGING,
-            ev,
-            f"the loss fell from {Ls:.4g} to {Le:.4g} (x{r_start:.3g}) {state}",
+            CONVERGING, ev, f"the loss fell from {Ls:.4g} to {Le:.4g} (x{r_start:.3g}){state}"
         )
 
     # 7. Plateau.
@@ -379,8 +392,13 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
             f"the loss {how} the chance level: {Le:.4g} at the end, x{ev['end_over_chance']:.3g} "
             f"the loss of predicting without the inputs ({chance_loss:.4g})"
         )
-    else:
+    elif abs(fall) < MIN_FALL:
         message = f"the loss barely moved: from {Ls:.4g} to {Le:.4g} (x{r_start:.3g}) in {n} epochs"
+    else:
+        message = (
+            f"the loss shows no clear fall: from {Ls:.4g} to {Le:.4g} (x{r_start:.3g}) in {n} "
+            f"epochs, within its epoch-to-epoch noise of x{_ratio(noise):.3g}"
+        )
     return CurveLabel(PLATEAU, ev, message)
 
 
@@ -451,23 +469,31 @@ def _binned_trend(z: np.ndarray, start: int) -> tuple[float, float]:
     return tau, slope
 
 
-def _exponential_approach(z1: float, z2: float, z3: float, spacing: float) -> tuple[float, float]:
-    """Time constant and floor of ``floor + a * exp(-t / tau)`` through three log-levels.
+def _exponential_approach(y1: float, y2: float, y3: float, spacing: float) -> tuple[float, float]:
+    """Time constant and floor of ``floor + a * exp(-t / tau)`` through three levels.
 
-    The levels are ``spacing`` epochs apart. For this curve the falls d1 and d2 between them
-    shrink by q = d2 / d1 = exp(-spacing / tau), and the fall still to come after the last is
-    d2 * q / (1 - q). If the curve is not slowing down (q >= 1) or the floor would be negative,
-    fall back to an exponential decay to zero at the recent log-slope: tau = -1 / slope.
+    The levels are means over equal windows ``spacing`` epochs apart; a window mean of this curve
+    is the curve at the window's centre times a factor common to all three, so that the falls
+    d1 = y1 - y2 and d2 = y2 - y3 still shrink by q = d2 / d1 = exp(-spacing / tau), and the
+    fall still to come after the last is d2 * q / (1 - q). If the curve is not slowing down
+    (q >= 1) or the floor would be negative, fall back to an exponential decay to zero at the
+    recent log-slope: tau = -1 / slope.
     """
-    y1, y2, y3 = math.exp(z1), math.exp(z2), math.exp(z3)
     d1, d2 = y1 - y2, y2 - y3
-    if d2 <= 0:
-        return 0.0, y3  # the last third did not fall: settled at y3
-    if 0 < d2 < d1:
+    if d2 <= 0 or y3 <= 0:
+        return 0.0, max(y3, 0.0)  # the last third did not fall: settled at y3
+    if d2 < d1:
         q = d2 / d1
         if q == 0.0:  # underflow: the last third fell by nothing next to the first
             return 0.0, y3
         remaining = d2 * q / (1 - q)
         if remaining <= y3:
             return -spacing / math.log(q), y3 - remaining
-    return spacing / (z2 - z3), 0.0
+    return spacing / math.log(y2 / y3), 0.0
+
+
+def _trimmed_mean(values: np.ndarray, cut: float = 0.1) -> float:
+    """Mean without the lowest and highest ``cut`` fraction, so that a spike cannot drag it."""
+    ordered = np.sort(values)
+    drop = int(cut * ordered.shape[0])
+    return float(np.mean(ordered[drop : ordered.shape[0] - drop]))

@@ -1,0 +1,209 @@
+"""The fast paths of a training step compute exactly what the straightforward path computes.
+
+Workspaces (preallocated outputs, deltas and gradients), the in-place plain-descent update and the
+gathering of shuffled batches into reused arrays are pure speed: these tests demand identical
+results, in float64 and float32, and that the caller's parameters are never modified.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lossdoctor.activations import ACTIVATIONS
+from lossdoctor.network import Network, backward, forward, init_params, make_workspace
+from lossdoctor.optimizers import adam, apply_updates, sgd
+from lossdoctor.training import Callback, History, fit, loss_and_grad
+
+DTYPES = [np.float64, np.float32]
+
+
+def _problem(dtype: type, head: str = "binary", activation: str = "tanh", n: int = 37):
+    rng = np.random.default_rng(0)
+    n_out = 3 if head == "softmax" else 1
+    net = Network((5, 8, 6, n_out), activation, head)
+    params = init_params(net, rng, dtype=dtype)
+    for k in (1, 2, 3):  # non-zero biases, so that a bias mistake shows
+        params[f"b{k}"] = rng.normal(size=params[f"b{k}"].shape).astype(dtype)
+    X = rng.normal(size=(n, 5)).astype(dtype)
+    if head == "softmax":
+        Y = np.eye(3, dtype=dtype)[rng.integers(0, 3, n)]
+    else:
+        Y = (rng.random((n, 1)) < 0.5).astype(dtype)
+    return net, params, X, Y
+
+
+def _copy(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: v.copy() for k, v in params.items()}
+
+
+def _assert_same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k].dtype == b[k].dtype, k
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-12, atol=0, err_msg=k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("head", ["binary", "softmax", "identity"])
+def test_workspace_gives_the_same_loss_and_gradients(dtype, activation, head) -> None:
+    net, params, X, Y = _problem(dtype, head, activation)
+    before = _copy(params)
+    value, grads = loss_and_grad(net, params, X, Y, alpha=0.1)
+    ws = make_workspace(net, X.shape[0], dtype, grads=True)
+    for _ in range(2):  # a reused workspace gives the same answer again
+        value_ws, grads_ws = loss_and_grad(net, params, X, Y, alpha=0.1, workspace=ws)
+        assert value_ws == pytest.approx(value, rel=1e-12, abs=0)
+        _assert_same(grads_ws, grads)
+    _assert_same(params, before)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_workspace_forward_and_backward_keep_dtype_and_trace(dtype) -> None:
+    net, params, X, Y = _problem(dtype)
+    logits, trace = forward(net, params, X)
+    ws = make_workspace(net, X.shape[0], dtype)
+    logits_ws, trace_ws = forward(net, params, X, workspace=ws)
+    assert logits_ws.dtype == dtype and logits_ws is ws.outputs[-1]
+    np.testing.assert_array_equal(logits_ws, logits)
+    for a, b in zip(trace_ws, trace):
+        np.testing.assert_array_equal(a, b)
+    trace_copy = [a.copy() for a in trace_ws]
+    d = logits - Y
+    grads = backward(net, params, trace, d.copy())
+    grads_ws = backward(net, params, trace_ws, d.copy(), workspace=ws)
+    _assert_same(grads_ws, grads)
+    for a, b in zip(trace_ws, trace_copy):  # backward leaves the trace alone
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_update_into_equals_update_then_apply(dtype) -> None:
+    net, params, X, Y = _problem(dtype)
+    _, grads = loss_and_grad(net, params, X, Y)
+    opt = sgd(0.05)
+    assert opt.update_into is not None
+    before = _copy(params)
+    updates, state = opt.update(grads, opt.init(params), params)
+    expected = apply_updates(params, updates)
+    out = {k: np.empty_like(p) for k, p in params.items()}
+    state_into = opt.update_into(_copy(grads), opt.init(params), params, out)
+    assert state_into == state
+    _assert_same(out, expected)
+    _assert_same(params, before)
+
+
+class _Keeper(Callback):
+    """Keeps every epoch's parameters and a copy of them, to check they never change."""
+
+    def __init__(self) -> None:
+        self.kept: list[dict[str, np.ndarray]] = []
+        self.copies: list[dict[str, np.ndarray]] = []
+
+    def on_epoch_end(self, epoch: int, params, history: History) -> None:
+        self.kept.append(params)
+        self.copies.append(_copy(params))
+
+
+def _reference_fit(net, params, X, Y, lr, epochs, batch_size, rng):
+    """The training loop written out plainly: new arrays every step, fancy-indexed batches."""
+    n = X.shape[0]
+    bs = n if batch_size is None else batch_size
+    for _ in range(epochs):
+        # fit shuffles only mini-batches: a full batch is the data in order
+        order = rng.permutation(n) if rng is not None and bs < n else np.arange(n)
+        for start in range(0, n, bs):
+            idx = order[start : start + bs]
+            _, grads = loss_and_grad(net, params, X[idx], Y[idx])
+            params = {k: p + (-lr * grads[k]) for k, p in params.items()}
+    return params
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_size", [None, 10])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_fit_fast_path_matches_the_plain_loop(dtype, batch_size, shuffle) -> None:
+    net, params, X, Y = _problem(dtype)
+    before = _copy(params)
+    keeper = _Keeper()
+    rng = np.random.default_rng(1) if shuffle else None
+    result = fit(
+        net,
+        params,
+        X,
+        Y,
+        optimizer=sgd(0.1),
+        epochs=4,
+        batch_size=batch_size,
+        rng=rng,
+        n_iter_no_change=None,
+        callbacks=[keeper],
+    )
+    expected = _reference_fit(
+        net, before, X, Y, 0.1, 4, batch_size, np.random.default_rng(1) if shuffle else None
+    )
+    _assert_same(result.params, expected)
+    _assert_same(params, before)  # the caller's parameters are untouched
+    for kept, copy in zip(keeper.kept, keeper.copies):  # and so is what callbacks kept
+        _assert_same(kept, copy)
+    assert len({id(k["W1"]) for k in keeper.kept}) == len(keeper.kept)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fit_with_gd_and_with_an_optimizer_without_update_into_agree(dtype) -> None:
+    net, params, X, Y = _problem(dtype)
+    plain = sgd(0.1)._replace(update_into=None)
+    kwargs = dict(epochs=3, batch_size=8, n_iter_no_change=None)
+    fast = fit(net, params, X, Y, optimizer=sgd(0.1), **kwargs)
+    slow = fit(net, params, X, Y, optimizer=plain, **kwargs)
+    _assert_same(fast.params, slow.params)
+    assert fast.history.loss == pytest.approx(slow.history.loss, rel=1e-12, abs=0)
+    assert fast.opt_state == slow.opt_state
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_early_stopping_restores_a_snapshot_that_was_not_overwritten(dtype) -> None:
+    net, params, X, Y = _problem(dtype, n=60)
+    kwargs = dict(
+        epochs=30,
+        batch_size=8,
+        validation=(X[:20], Y[:20]),
+        early_stopping=True,
+        n_iter_no_change=2,
+        tol=10.0,  # nothing counts as an improvement: stops after 3 epochs, restores epoch 1
+    )
+    fast = fit(net, params, X, Y, optimizer=sgd(0.1), **kwargs)
+    slow = fit(net, params, X, Y, optimizer=sgd(0.1)._replace(update_into=None), **kwargs)
+    assert fast.history.best_epoch == slow.history.best_epoch == 1
+    _assert_same(fast.params, slow.params)
+
+
+def test_adam_keeps_its_new_array_semantics() -> None:
+    net, params, X, Y = _problem(np.float64)
+    before = _copy(params)
+    result = fit(net, params, X, Y, optimizer=adam(0.01), epochs=2, n_iter_no_change=None)
+    _assert_same(params, before)
+    assert all(result.params[k] is not params[k] for k in params)
+
+
+def test_non_finite_step_keeps_the_last_finite_parameters() -> None:
+    net, params, X, Y = _problem(np.float64)
+    kwargs = dict(epochs=50, batch_size=5, n_iter_no_change=None)
+    with np.errstate(over="ignore", invalid="ignore"):
+        fast = fit(net, params, X * 1e3, Y * 1e3, optimizer=sgd(1e3), **kwargs)
+        slow = fit(
+            net, params, X * 1e3, Y * 1e3, optimizer=sgd(1e3)._replace(update_into=None), **kwargs
+        )
+    assert fast.history.stop_reason == slow.history.stop_reason
+    _assert_same(fast.params, slow.params)
+    assert all(np.isfinite(p).all() for p in fast.params.values())
+
+
+def test_fit_returns_the_arrays_the_last_callback_saw() -> None:
+    net, params, X, Y = _problem(np.float64)
+    keeper = _Keeper()
+    result = fit(
+        net, params, X, Y, optimizer=sgd(0.1), epochs=3, n_iter_no_change=None, callbacks=[keeper]
+    )
+    assert result.params is keeper.kept[-1]
