@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--seed", type=int, default=None, help="seed of the rng fixture")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_blas_thread() -> Iterator[None]:
+    """One BLAS thread for the whole suite.
+
+    The test matrices are small, and on a shared 2-core machine several BLAS threads spin-wait on
+    each other and make them 4-7x slower. No result depends on the number of threads.
+    """
+    with threadpool_limits(1):
+        yield
 
 
 @pytest.fixture

@@ -5,19 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from threadpoolctl import threadpool_limits
 
 from lossdoctor.cli import main
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    # The default network's matrices are small: on a busy machine several BLAS threads make
-    # them many times slower. Results do not depend on the thread count.
-    with threadpool_limits(1):
-        yield
 
 
 def test_lr_find_with_no_other_argument(tmp_path, capsys):

@@ -7,15 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from threadpoolctl import threadpool_limits
 
 from lossdoctor.cli import main
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    with threadpool_limits(1):
-        yield
 
 
 def test_default_is_the_classic_question_as_json(capsys: pytest.CaptureFixture[str]) -> None:

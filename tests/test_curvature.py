@@ -11,7 +11,6 @@ import zlib
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 from lossdoctor import MLPClassifier, MLPRegressor
 from lossdoctor.diagnostics.curvature import (
@@ -34,14 +33,6 @@ from lossdoctor.training import fit, loss_and_grad
 
 ACTIVATIONS = ["tanh", "sigmoid", "relu", "leaky_relu", "identity"]
 HEADS = [("binary", 2), ("softmax", 3), ("identity", 2)]
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    # Small matrices: several BLAS threads only slow them down on a busy machine; results do
-    # not depend on the thread count.
-    with threadpool_limits(1):
-        yield
 
 
 @pytest.fixture

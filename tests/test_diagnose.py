@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 from lossdoctor.data import builtin_dataset
 from lossdoctor.diagnostics.checks import chance_loss, data_evidence, init_evidence
@@ -30,13 +29,6 @@ from lossdoctor.network import Network, init_params
 from lossdoctor.optimizers import sgd
 from lossdoctor.report.terminal import format_plain, print_report, sparkline
 from lossdoctor.training import fit
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    # Small matrices: one thread is faster, and timings do not fight over two cores.
-    with threadpool_limits(1):
-        yield
 
 
 # -- checks ---------------------------------------------------------------------------------------
@@ -239,8 +231,7 @@ def test_diagnose_history_healthy_nan_plateau_and_overfitting() -> None:
 def classic():
     data = builtin_dataset("breast_cancer")
     X = data.X.copy()
-    with threadpool_limits(1):  # module scope: set up before the autouse fixture
-        d = diagnose(X, data.y, fix=True, **CLASSIC_SETUP)
+    d = diagnose(X, data.y, fix=True, **CLASSIC_SETUP)
     assert np.array_equal(X, data.X)  # the caller's array is untouched
     return d
 

@@ -8,19 +8,10 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from lossdoctor.diagnostics.lr_range import lr_range_test, make_setup, range_test, smooth
 
 SMALL = {"hidden_layer_sizes": (16, 8), "activation": "tanh"}
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    # Small matrices: several BLAS threads only slow them down on a busy machine; results do
-    # not depend on the thread count.
-    with threadpool_limits(1):
-        yield
 
 
 @pytest.fixture(scope="module")

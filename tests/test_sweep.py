@@ -8,19 +8,10 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from lossdoctor.diagnostics.sweep import chance_loss, lr_sweep
 
 SETUP = {"hidden_layer_sizes": (8,), "activation": "tanh", "max_iter": 40, "random_state": 0}
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    # Small matrices: several BLAS threads only slow them down on a busy machine; results do
-    # not depend on the thread count.
-    with threadpool_limits(1):
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -472,9 +472,7 @@ def _fit_from_args(args: argparse.Namespace) -> TrainResult:
 
 def _run_train(args: argparse.Namespace) -> int:
     _check_output_path(args.out, "--out")
-    _check_output_path(args.plot, "--plot")
-    if args.plot is not None:
-        _plot_format(args.plot)  # an unknown image format fails now, not after training
+    _check_plot_path(args.plot)
     if args.lr == "auto":
         args.lr, rule = _auto_lr(args)
         print(f"learning rate auto: {args.lr:.4g} ({rule})")
@@ -514,6 +512,13 @@ def _run_train(args: argparse.Namespace) -> int:
         lines.append(f"loss curve written to {args.plot}")
     print("\n".join(lines))
     return 0
+
+
+def _check_plot_path(path: str | None) -> None:
+    """Fail now, not after training, on an unwritable --plot path or an unknown image format."""
+    _check_output_path(path, "--plot")
+    if path is not None:
+        _plot_format(path)
 
 
 def _plot_format(path: str) -> str:
@@ -764,9 +769,7 @@ def _add_lr_find(subparsers: Any) -> argparse.ArgumentParser:
 def _run_lr_find(args: argparse.Namespace) -> int:
     from .diagnostics.lr_range import lr_range_test
 
-    _check_output_path(args.plot, "--plot")
-    if args.plot is not None:
-        _plot_format(args.plot)
+    _check_plot_path(args.plot)
     if not args.start < args.stop:
         raise UsageError(f"--start {args.start:g} must be below --stop {args.stop:g}")
     data, task, X, y = _scaled_xy(args)
@@ -815,9 +818,7 @@ def _add_sweep(subparsers: Any) -> argparse.ArgumentParser:
 def _run_sweep(args: argparse.Namespace) -> int:
     from .diagnostics.sweep import lr_sweep
 
-    _check_output_path(args.plot, "--plot")
-    if args.plot is not None:
-        _plot_format(args.plot)
+    _check_plot_path(args.plot)
     if args.jobs == 0:
         raise UsageError("--jobs must be a positive number of workers or -1 for all cores")
     data, task, X, y = _scaled_xy(args)
