@@ -78,6 +78,8 @@ _HINT_RTOL_FACTOR = 3.0
 # ... after dropping this share of its worst probes (kinks), out of at least this many probes.
 _HINT_OUTLIERS = 0.2
 _HINT_MIN_PROBES = 3
+# When fewer smooth probes than this remain, this many coordinates are added for the hints.
+_HINT_PROBES = 12
 # A fitted scale factor must lie this close to a whole number or its reciprocal, unless the
 # rescaled gradient fits within this share of rtol.
 _WHOLE_FACTOR_RTOL = 0.005
@@ -495,6 +497,20 @@ class _Probes:
             coord_rough=self.coord_rough[coords],
         )
 
+    def merge(self, other: _Probes) -> _Probes:
+        """These probes and those of `other` (same tensor)."""
+        return _Probes(
+            size=self.size,
+            dir_delta=np.concatenate([self.dir_delta, other.dir_delta]),
+            dir_num=np.concatenate([self.dir_num, other.dir_num]),
+            dir_noise=np.concatenate([self.dir_noise, other.dir_noise]),
+            coord_idx=np.concatenate([self.coord_idx, other.coord_idx]),
+            coord_num=np.concatenate([self.coord_num, other.coord_num]),
+            coord_noise=np.concatenate([self.coord_noise, other.coord_noise]),
+            dir_rough=np.concatenate([self.dir_rough, other.dir_rough]),
+            coord_rough=np.concatenate([self.coord_rough, other.coord_rough]),
+        )
+
     def smooth(self) -> _Probes:
         """The probes whose finite difference did not change with the step.
 
@@ -530,7 +546,11 @@ class _Probes:
         if len(self.dir_num):
             # E[<g, d>**2] = |g|**2 for d with independent standard normal entries.
             return float(np.linalg.norm(self.dir_num) / math.sqrt(len(self.dir_num)))
-        return float(np.linalg.norm(self.coord_num) * math.sqrt(self.size / len(self.coord_idx)))
+        if len(self.coord_idx):
+            return float(
+                np.linalg.norm(self.coord_num) * math.sqrt(self.size / len(self.coord_idx))
+            )
+        return 0.0
 
 
 @dataclass
@@ -725,6 +745,11 @@ class _Checker:
         """
         rel = _compare(G, P).rel_error
         S = P.smooth()
+        if len(S.dir_num) + len(S.coord_idx) < _HINT_PROBES and len(P.coord_idx) < P.size:
+            # Kinks spoilt too many probes to judge a hint on: add coordinates, which move
+            # fewer pre-activations than a direction does.
+            extra = self.probe(x, x0, G, extra_coords=_HINT_PROBES, gstar=P.gstar_norm())
+            S = S.merge(extra.smooth())
         base = _compare(G, S).excess
 
         def explains(candidate: F64) -> bool:
@@ -766,10 +791,7 @@ class _Checker:
             and explains(G / factor)
             # A fitted factor can absorb a wrong activation derivative in a short bias vector at
             # float32 precision: unless the fit is tight, believe only the factors bugs make.
-            and (
-                _whole_factor(factor) is not None
-                or _compare(G / factor, S).excess <= _TIGHT_FIT * self.rtol
-            )
+            and self._plausible_factor(factor, _compare(G / factor, S).excess)
         ):
             return "scale-mismatch", factor, _scale_sentence(factor)
         axes = [a for a in range(G.ndim) if G.shape[a] > 1 and _constant_along(G, a)]
@@ -784,6 +806,14 @@ class _Checker:
             "pattern (sign, scale, transpose, reduction axis); common causes are a wrong "
             "activation derivative or a loss term, such as regularisation, left out of the "
             "gradient",
+        )
+
+    def _plausible_factor(self, factor: float, excess: float) -> bool:
+        """Whether a fitted scale factor is what a bug makes: a whole number or its reciprocal
+        (as precisely as the fit allows), or any factor when the fit is tight."""
+        return (
+            excess <= _TIGHT_FIT * self.rtol
+            or _whole_factor(factor, max(_WHOLE_FACTOR_RTOL, 2 * excess)) is not None
         )
 
     def reduction_evidence(
@@ -853,13 +883,27 @@ class _Checker:
         self._entry_scale = max(1.0, rms)
         return self.h_rel * self._entry_scale
 
-    def probe(self, x: np.ndarray, x0: np.ndarray, G: F64) -> _Probes:
-        """Run the finite differences for one tensor, retrying disagreements at smaller steps."""
+    def probe(
+        self,
+        x: np.ndarray,
+        x0: np.ndarray,
+        G: F64,
+        extra_coords: int = 0,
+        gstar: float | None = None,
+    ) -> _Probes:
+        """Run the finite differences for one tensor, retrying disagreements at smaller steps.
+
+        With `extra_coords`, probe only that many random coordinates, taking `gstar` as the norm
+        of the true gradient.
+        """
         size = x.size
         h = self._abs_step(x0)
-        if self.mode == "exhaustive" or size <= self.n_directions + self.n_coords:
-            coords = np.arange(size)
+        if extra_coords:
+            coords = self.rng.choice(size, size=min(extra_coords, size), replace=False)
             dirs: list[F64] = []
+        elif self.mode == "exhaustive" or size <= self.n_directions + self.n_coords:
+            coords = np.arange(size)
+            dirs = []
         else:
             k = min(self.n_coords, size)
             largest = int(np.argmax(np.abs(G.ravel())))
@@ -871,7 +915,9 @@ class _Checker:
         # First pass at the default step, which also estimates the size of the true gradient.
         d_res = [self._direction(x, x0, d, h) for d in dirs]
         c_res = [self._coord(x, x0, int(i), h) for i in coords]
-        if dirs:
+        if gstar is not None:
+            pass
+        elif dirs:
             gstar = float(np.linalg.norm([r.num for r in d_res]) / math.sqrt(len(dirs)))
         else:
             gstar = float(np.linalg.norm([r.num / r.delta for r in c_res if r.delta]))
@@ -1127,7 +1173,7 @@ def _fit_scale(G: F64, P: _Probes) -> float | None:
     return float(a @ n) / nn
 
 
-def _whole_factor(factor: float) -> tuple[int, str] | None:
+def _whole_factor(factor: float, rtol: float = _WHOLE_FACTOR_RTOL) -> tuple[int, str] | None:
     """(k, "missing") when |factor| is close to a whole number k >= 2, (k, "extra") when close
     to 1/k, else None."""
     mag = abs(factor)
@@ -1135,7 +1181,7 @@ def _whole_factor(factor: float) -> tuple[int, str] | None:
         return None
     for n, word in ((mag, "missing"), (1 / mag, "extra")):
         k = round(n)
-        if k >= 2 and abs(n - k) <= _WHOLE_FACTOR_RTOL * k:
+        if k >= 2 and abs(n - k) <= rtol * k:
             return k, word
     return None
 
@@ -1143,7 +1189,7 @@ def _whole_factor(factor: float) -> tuple[int, str] | None:
 def _scale_sentence(factor: float) -> str:
     sentence = f"the analytic gradient is {factor:.4g} times the numerical one"
     sign = " and has the wrong sign" if factor < 0 else ""
-    whole = _whole_factor(factor)
+    whole = _whole_factor(factor, 0.02)
     if whole is None:
         return sentence + sign
     k, word = whole
