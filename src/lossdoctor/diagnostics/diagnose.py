@@ -729,6 +729,9 @@ def diagnose_history(
     monitor: dict[str, Any] | None = None,
     activation: str | None = None,
     optimizer: str = "gd",
+    X: ArrayLike | None = None,
+    y: ArrayLike | None = None,
+    task: str = "classification",
 ) -> Diagnosis:
     """Diagnose a loss history from any training loop.
 
@@ -749,6 +752,12 @@ def diagnose_history(
         The hidden activation, for the fixes.
     optimizer : str
         ``gd``, ``momentum``, ``nesterov`` or ``adam``; Adam's fixes differ.
+    X : array-like of shape (n_samples, n_features), optional
+        The training inputs (samples as rows), so that the data checks can name a root cause
+        such as unscaled inputs.
+    y : array-like of shape (n_samples,), optional
+        The targets, for the class-balance or target-scale checks.
+    task : {"classification", "regression"}
 
     Returns
     -------
@@ -780,7 +789,13 @@ def diagnose_history(
         "optimizer": optimizer,
         "solver": "adam" if optimizer == "adam" else "gd",
         "learning_rate_init": lr,
-        "data": {},
+        # The training inputs, when given, let the data checks name a root cause (for example
+        # unscaled inputs) that the activations alone only show as a symptom.
+        "data": {}
+        if X is None
+        else data_evidence(
+            np.asarray(X, dtype=np.float64), None if y is None else np.asarray(y), task=task
+        ),
         "init": {},
         "lr": {},
         "lr_track": [],

@@ -526,18 +526,19 @@ class _Probes:
         go unnoticed when the probe happened to agree with a wrong gradient; the evidence for a
         hint should survive losing such a probe.
         """
-        masks = []
-        for a, num in (
-            (self.dir_delta.reshape(len(self.dir_num), self.size) @ G.ravel(), self.dir_num),
-            (G.ravel()[self.coord_idx], self.coord_num),
-        ):
-            keep = np.ones(len(num), dtype=bool)
-            # Every coordinate of a small tensor is probed: no sampling to be robust against.
-            n_drop = 0 if len(num) == self.size else min(math.ceil(share * len(num)), len(num) - 1)
-            if n_drop:
-                keep[np.argsort(np.abs(a - num))[len(num) - n_drop :]] = False
-            masks.append(keep)
-        return self.subset(masks[0], masks[1])
+        n_dir, n_coord = len(self.dir_num), len(self.coord_idx)
+        gnorm = max(self.gstar_norm(), float(np.linalg.norm(G)), 1e-300)
+        # Errors in units of what a probe of each kind typically measures.
+        dir_err = np.abs(self.dir_delta.reshape(n_dir, self.size) @ G.ravel() - self.dir_num)
+        coord_err = np.abs(G.ravel()[self.coord_idx] - self.coord_num)
+        errors = np.concatenate([dir_err / gnorm, coord_err * math.sqrt(self.size) / gnorm])
+        # Every coordinate of a small tensor is probed: no sampling to be robust against.
+        n = n_dir + n_coord
+        n_drop = 0 if n_coord == self.size else min(math.ceil(share * n), n - 1)
+        keep = np.ones(n, dtype=bool)
+        if n_drop > 0:
+            keep[np.argsort(errors)[n - n_drop :]] = False
+        return self.subset(keep[:n_dir], keep[n_dir:])
 
     def gstar_norm(self) -> float:
         """Estimate of the norm of the true gradient."""

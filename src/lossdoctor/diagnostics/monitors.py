@@ -343,7 +343,15 @@ class TrainingMonitor:
         """The recorded series, in the layout of ``Diagnosis.monitor``."""
         return self._series.as_dict()
 
-    def diagnose(self, *, lr: float | None = None, chance_loss: float | None = None) -> Any:
+    def diagnose(
+        self,
+        *,
+        lr: float | None = None,
+        chance_loss: float | None = None,
+        X: Any = None,
+        y: Any = None,
+        task: str = "classification",
+    ) -> Any:
         """Diagnose the recorded run.
 
         Parameters
@@ -353,6 +361,9 @@ class TrainingMonitor:
         chance_loss : float, optional
             The loss of predicting without the inputs (``log(2)`` for balanced binary
             cross-entropy), to tell a plateau at chance from a low one.
+        X, y, task : optional
+            The training data (samples as rows), for the data checks; see
+            :func:`~lossdoctor.diagnostics.diagnose.diagnose_history`.
 
         Returns
         -------
@@ -366,4 +377,7 @@ class TrainingMonitor:
             chance_loss=chance_loss,
             monitor=self.series,
             activation=self.activation,
+            X=X,
+            y=y,
+            task=task,
         )
