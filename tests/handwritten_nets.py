@@ -142,7 +142,7 @@ def functional_net(
     rng: np.random.Generator,
     dtype: Any,
     fault: Any = None,
-    n_samples: int = 24,
+    n_samples: int = 50,
     n_in: int = 8,
     n_hidden: int = 8,
     n_classes: int = 3,
