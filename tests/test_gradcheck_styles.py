@@ -25,15 +25,17 @@ STYLES = {
 }
 
 
+CASES = [
+    (style, fault) for style in sorted(STYLES) for fault in FAULTS if fault in STYLES[style][1]
+]
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: str(f))
-@pytest.mark.parametrize("style", sorted(STYLES))
+@pytest.mark.parametrize(("style", "fault"), CASES, ids=[f"{s}-{f}" for s, f in CASES])
 def test_fault_is_flagged_on_the_right_tensors_with_the_right_hint(
     style: str, fault, dtype: type, seed: int
 ) -> None:
     build, targets = STYLES[style]
-    if fault not in targets:
-        pytest.skip(f"{style} has no {fault!r} variant")
     expected_tensors, expected_hint = targets[fault]
     loss, params, grads = build(np.random.default_rng(seed), dtype, fault)
     before = {k: v.copy() for k, v in params.items()}
