@@ -251,6 +251,7 @@ class _BaseMLP(BaseEstimator):
             verbose=bool(self.verbose),
         )
         self._set_fitted(net, result, X.shape[0], first)
+        self._warn_about_stop(result.history)
         if self.diagnose:
             from .diagnostics.diagnose import diagnose_fitted
 
@@ -283,14 +284,17 @@ class _BaseMLP(BaseEstimator):
             self.validation_scores_ = None  # type: ignore[assignment]
             self.best_validation_score_ = None  # type: ignore[assignment]
             self.best_loss_ = min(history.loss, default=math.nan)
+
+    def _warn_about_stop(self, history: History) -> None:
+        """Warn, as scikit-learn does, when training did not end by converging."""
         if history.stop_reason == "non-finite":
-            warnings.warn(f"lossdoctor: {history.message}", RuntimeWarning, stacklevel=3)
+            warnings.warn(f"lossdoctor: {history.message}", RuntimeWarning, stacklevel=4)
         elif history.stop_reason == "max_iter" and self.n_iter_no_change is not None:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
     def _logits(self, X: ArrayLike) -> NDArray:

@@ -42,7 +42,6 @@ import numbers
 import os
 import stat
 import tempfile
-import warnings
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -394,10 +393,7 @@ def load(path: str | os.PathLike[str]) -> Model:
             "match its contents"
         )
     try:
-        with warnings.catch_warnings():
-            # Restoring the fitted state must not repeat warnings the original fit gave.
-            warnings.simplefilter("ignore")
-            return _build(meta, arrays)
+        return _build(meta, arrays)
     except ModelFileError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
