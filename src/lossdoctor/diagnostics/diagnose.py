@@ -251,19 +251,24 @@ def _run(
     finite_data = bool(np.isfinite(X_tr).all() and np.isfinite(Y_tr).all())
     lr0 = float(est.learning_rate_init)
     ev_lr: dict[str, Any] = {}
-    if sharpness and finite_data and opt_name != "adam":
-        ev_lr = lr_evidence(
+
+    def lr_at(weights: Params, learning_rate: float, subsample: int) -> dict[str, Any]:
+        """The learning rate against the curvature bound at these weights."""
+        return lr_evidence(
             net,
-            params0,
+            weights,
             X_tr,
             Y_tr,
-            learning_rate=lr0,
+            learning_rate=learning_rate,
             optimizer=opt_name,
             momentum=momentum,
             nesterov=nesterov,
             alpha=float(est.alpha),
-            subsample=_SHARPNESS_SUBSAMPLE,
+            subsample=subsample,
         )
+
+    if sharpness and finite_data and opt_name != "adam":
+        ev_lr = lr_at(params0, lr0, _SHARPNESS_SUBSAMPLE)
         ev_lr["epoch"] = 0
 
     epochs = int(est.max_iter)
@@ -298,18 +303,7 @@ def _run(
             if epoch == 0 or epoch not in set(history.epoch):
                 continue
             lr_e = history.learning_rate[history.epoch.index(epoch)]
-            point = lr_evidence(
-                net,
-                snap,
-                X_tr,
-                Y_tr,
-                learning_rate=lr_e,
-                optimizer=opt_name,
-                momentum=momentum,
-                nesterov=nesterov,
-                alpha=float(est.alpha),
-                subsample=_SHARPNESS_SUBSAMPLE // 2,
-            )
+            point = lr_at(snap, lr_e, _SHARPNESS_SUBSAMPLE // 2)
             if point:
                 lr_track.append({"epoch": epoch, **point})
 
