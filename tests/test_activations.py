@@ -45,3 +45,27 @@ def test_forward_in_place_equals_out_of_place(rng: np.random.Generator) -> None:
 def test_unknown_activation_names_the_valid_ones() -> None:
     with pytest.raises(ValueError, match=r"'swish'.*tanh"):
         get_activation("swish")
+
+
+def test_float64_tanh_matches_numpy_everywhere():
+    # The float64 tanh is computed through exp; it must stay within a few ulp of 1 of np.tanh,
+    # and be exact at the ends, at zero and for non-finite input, without a warning.
+    rng = np.random.default_rng()
+    z = np.concatenate(
+        [
+            rng.standard_normal(10_000) * 3,
+            rng.uniform(-40, 40, 10_000),
+            10.0 ** rng.uniform(-320, 308, 2_000) * rng.choice([-1, 1], 2_000),
+            [0.0, -0.0, 5e-324, 19.0, 20.0, 1e308, -1e308, np.inf, -np.inf],
+        ]
+    )
+    act = get_activation("tanh")
+    a = act.forward(z.copy(), np.empty_like(z))
+    assert np.max(np.abs(a - np.tanh(z))) <= 4e-16
+    assert np.all(np.abs(a) <= 1)
+    assert list(a[-4:]) == [1, -1, 1, -1]
+    nan = act.forward(np.array([np.nan]), np.empty(1))
+    assert np.isnan(nan[0])
+    # sigmoid goes through the same tanh.
+    s = get_activation("sigmoid").forward(z.copy(), np.empty_like(z))
+    assert np.max(np.abs(s - 0.5 * (1 + np.tanh(z / 2)))) <= 4e-16

