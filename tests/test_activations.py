@@ -69,3 +69,13 @@ def test_float64_tanh_matches_numpy_everywhere():
     # sigmoid goes through the same tanh.
     s = get_activation("sigmoid").forward(z.copy(), np.empty_like(z))
     assert np.max(np.abs(s - 0.5 * (1 + np.tanh(z / 2)))) <= 4e-16
+
+
+def test_float32_tanh_within_two_ulp_of_one():
+    rng = np.random.default_rng()
+    z = np.concatenate([rng.standard_normal(20_000) * 3, [0, 1e-40, 50, -50, 3e38, -3e38]])
+    z32 = z.astype(np.float32)
+    a = get_activation("tanh").forward(z32.copy(), np.empty_like(z32))
+    assert a.dtype == np.float32
+    assert np.max(np.abs(a - np.tanh(z32.astype(np.float64)))) <= 2.4e-7
+    assert list(a[-4:]) == [1, -1, 1, -1]

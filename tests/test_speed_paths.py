@@ -12,7 +12,7 @@ import pytest
 
 from lossdoctor.activations import ACTIVATIONS
 from lossdoctor.network import Network, backward, forward, init_params, make_workspace
-from lossdoctor.optimizers import adam, apply_updates, sgd
+from lossdoctor.optimizers import adam, apply_updates, global_norm, sgd
 from lossdoctor.training import Callback, History, fit, loss_and_grad
 
 DTYPES = [np.float64, np.float32]
@@ -207,3 +207,18 @@ def test_fit_returns_the_arrays_the_last_callback_saw() -> None:
         net, params, X, Y, optimizer=sgd(0.1), epochs=3, n_iter_no_change=None, callbacks=[keeper]
     )
     assert result.params is keeper.kept[-1]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_step_that_overflows_the_weights_is_caught(dtype: type) -> None:
+    # The loss and the gradient are finite; only the step lr * g overflows.
+    net, params, X, Y = _problem(dtype, head="identity")
+    Y = Y + 100  # gradients well above 1
+    lr = float(np.finfo(dtype).max) / 4
+    for opt in (sgd(lr), sgd(lr)._replace(update_into=None)):
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = fit(net, params, X, Y, optimizer=opt, epochs=3, n_iter_no_change=None)
+        assert np.isfinite(global_norm(loss_and_grad(net, params, X, Y)[1]))
+        assert result.history.stop_reason == "non-finite"
+        assert len(result.history) == 0
+        _assert_same(result.params, params)

@@ -40,21 +40,17 @@ class Activation(NamedTuple):
     grad_from_output: Callable[..., Array]
 
 
-#: Beyond this |z|, tanh(z) is +-1 to the last bit in float64 and float32.
-_TANH_SATURATES = 20.0
-
-
 def _tanh(z: Array, out: Array) -> Array:
-    if z.dtype != np.float64:
-        return np.tanh(z, out=out)
-    # NumPy's float64 tanh runs one element at a time on CPUs without AVX-512 (17 ns each),
-    # while its exp is about three times faster, so the hidden layers of a float64 network spend
-    # half their time here. tanh(z) = 1 - 2 / (exp(2 z) + 1) on z clipped to +-20 costs one exp
-    # and five vectorised passes, half the time, and is within 3.4e-16 of np.tanh everywhere
-    # (absolute error; float32 keeps NumPy's tanh, which is vectorised).
-    np.clip(z, -_TANH_SATURATES, _TANH_SATURATES, out=out)
-    out *= 2
-    np.exp(out, out=out)
+    # NumPy's tanh runs one element at a time on CPUs without AVX-512 (17 ns each in float64),
+    # and its exp is two to three times faster, so the hidden layers of a network spent half
+    # their time here. tanh(z) = 1 - 2 / (exp(2 z) + 1) costs one exp and four vectorised passes:
+    # half the time in float64 and 0.7 in float32, within 3.4e-16 (float64) or 1.8e-7 (float32)
+    # of the exact value everywhere (absolute error; np.tanh's float32 is within 6e-8). exp
+    # overflows to inf for large z, which gives exactly 1, and underflows to 0 for very negative
+    # z, which gives exactly -1.
+    with np.errstate(over="ignore", under="ignore"):
+        np.multiply(z, 2, out=out)
+        np.exp(out, out=out)
     out += 1
     np.divide(2, out, out=out)
     return np.subtract(1, out, out=out)

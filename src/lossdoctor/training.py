@@ -320,6 +320,15 @@ def fit(
     if in_place:
         params = {k: p.copy() for k, p in params.items()}
         spare = {k: np.empty_like(p) for k, p in params.items()}
+    # Plain descent moves no entry by more than |lr| * ||g||, so while the largest initial entry
+    # plus the sum of those steps stays below half the largest float, every parameter is finite
+    # and the element-wise check after each step can be skipped (it reads every parameter).
+    finite_below = min(float(np.finfo(p.dtype).max) for p in params.values()) / 2
+    reach = (
+        max(float(np.max(np.abs(p), initial=0.0)) for p in params.values())
+        if in_place
+        else math.inf
+    )
     start = time.perf_counter()
     bar = _progress_bar(epochs, progress)
     try:
@@ -353,7 +362,8 @@ def fit(
                     else:
                         updates, state = optimizer.update(grads, state, params)
                         new_params = apply_updates(params, updates)
-                if not _finite_params(new_params):
+                reach += abs(lr) * norm
+                if not reach < finite_below and not _finite_params(new_params):
                     non_finite = True
                     break
                 if in_place:
