@@ -218,9 +218,12 @@ def backward(
         grads[f"W{k}"] = np.matmul(A_prev.T, delta, out=None if out is None else out[f"W{k}"])
         grads[f"b{k}"] = np.sum(delta, axis=0, out=None if out is None else out[f"b{k}"])
         if k > 1:  # no gradient with respect to the input X
-            delta = np.matmul(
-                delta, params[f"W{k}"].T, out=None if ws is None else ws.deltas[k - 2]
-            )
+            W_T = params[f"W{k}"].T
+            out_k = None if ws is None else ws.deltas[k - 2]
+            if W_T.shape[0] == 1:  # one output: an outer product, cheaper as a broadcast
+                delta = np.multiply(delta, W_T, out=out_k)
+            else:
+                delta = np.matmul(delta, W_T, out=out_k)
             act.grad_from_output(A_prev, delta, None if ws is None else ws.work[k - 2])
     return grads
 

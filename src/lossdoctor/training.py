@@ -383,7 +383,7 @@ def fit(
             history.epoch.append(epoch)
             history.loss.append(total / n_samples)
             history.learning_rate.append(lr)
-            history.grad_norm.append(float(np.mean(norms)))
+            history.grad_norm.append(math.fsum(norms) / len(norms))
             val_score = math.nan
             if validation is not None:
                 logits_v, _ = forward(net, params, validation[0])
