@@ -357,7 +357,7 @@ def main() -> None:
     parser.add_argument("--threads", choices=["default", "1"], default=None)
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
     args = parser.parse_args()
-    repeats = args.repeats or (2 if args.quick else 3)
+    repeats = args.repeats or (2 if args.quick else 5)
 
     header()
     runners: dict[str, Callable[[Workload, Params], Params]] = {

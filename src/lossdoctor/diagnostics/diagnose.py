@@ -307,34 +307,22 @@ def _run(
             if point:
                 lr_track.append({"epoch": epoch, **point})
 
-    chance = chance_loss(net.head, Y_tr)
-    ev: dict[str, Any] = {
-        "task": task,
-        "head": net.head,
-        "activation": net.activation,
-        "n_hidden_layers": len(hidden),
-        "optimizer": opt_name,
-        "solver": est.solver,
-        "learning_rate_init": lr0,
-        "data": ev_data,
-        "init": ev_init,
-        "lr": ev_lr,
-        "lr_track": lr_track,
-        "history": _history_evidence(history, chance),
-        "monitor": monitor.series,
-        "prep": prep,
-        "chance_loss": chance,
-    }
-    monitor_out = monitor.series
-    monitor_out["sharpness_epoch"] = ([0] if ev_lr else []) + [p["epoch"] for p in lr_track]
-    monitor_out["sharpness"] = ([ev_lr["sharpness"]] if ev_lr else []) + [
-        p["sharpness"] for p in lr_track
-    ]
-    monitor_out["stability_threshold"] = ([ev_lr["threshold"]] if ev_lr else []) + [
-        p["threshold"] for p in lr_track
-    ]
-    monitor_out["learning_rate"] = list(history.learning_rate)
+    ev = _evidence(
+        est,
+        task,
+        net,
+        opt_name,
+        Y_tr,
+        data=ev_data,
+        init=ev_init,
+        lr=ev_lr,
+        lr_track=lr_track,
+        history=history,
+        monitor=monitor,
+        prep=prep,
+    )
     findings, summary = evaluate(ev)
+    monitor_out = _monitor_series(monitor, ev_lr, lr_track, history)
     setup = _setup_dict(
         est,
         task,
@@ -362,6 +350,58 @@ def _run(
         "data": ev_data,
     }
     return diagnosis, extra
+
+
+def _evidence(
+    est: Any,
+    task: str,
+    net: Network,
+    opt_name: str,
+    Y_train: NDArray,
+    *,
+    data: dict[str, Any],
+    init: dict[str, Any],
+    lr: dict[str, Any],
+    lr_track: list[dict[str, Any]],
+    history: History,
+    monitor: MonitorCallback,
+    prep: dict[str, Any],
+) -> dict[str, Any]:
+    """Everything the rules judge, for a run of ``est`` on ``net``."""
+    chance = chance_loss(net.head, Y_train)
+    return {
+        "task": task,
+        "head": net.head,
+        "activation": net.activation,
+        "n_hidden_layers": len(net.layer_sizes) - 2,
+        "optimizer": opt_name,
+        "solver": est.solver,
+        "learning_rate_init": float(est.learning_rate_init),
+        "data": data,
+        "init": init,
+        "lr": lr,
+        "lr_track": lr_track,
+        "history": _history_evidence(history, chance),
+        "monitor": monitor.series,
+        "prep": prep,
+        "chance_loss": chance,
+    }
+
+
+def _monitor_series(
+    monitor: MonitorCallback,
+    at_start: dict[str, Any],
+    lr_track: list[dict[str, Any]],
+    history: History,
+) -> dict[str, Any]:
+    """The monitor's per-epoch series with the sharpness measured at the start and on the way."""
+    points = ([{"epoch": 0, **at_start}] if at_start else []) + lr_track
+    out = monitor.series
+    out["sharpness_epoch"] = [p["epoch"] for p in points]
+    out["sharpness"] = [p["sharpness"] for p in points]
+    out["stability_threshold"] = [p["threshold"] for p in points]
+    out["learning_rate"] = list(history.learning_rate)
+    return out
 
 
 def _labels(Y: NDArray) -> NDArray:
@@ -672,31 +712,22 @@ def diagnose_fitted(model: Any, X: NDArray, Y: NDArray) -> Diagnosis:
         )
         if point:
             lr_track.append({"epoch": history.epoch[-1], **point})
-    chance = chance_loss(net.head, Y)
-    hidden = net.layer_sizes[1:-1]
-    ev: dict[str, Any] = {
-        "task": task,
-        "head": net.head,
-        "activation": net.activation,
-        "n_hidden_layers": len(hidden),
-        "optimizer": opt_name,
-        "solver": model.solver,
-        "learning_rate_init": float(model.learning_rate_init),
-        "data": ev_data,
-        "init": ev_init,
-        "lr": {},
-        "lr_track": lr_track,
-        "history": _history_evidence(history, chance),
-        "monitor": monitor.series,
-        "prep": {},
-        "chance_loss": chance,
-    }
+    ev = _evidence(
+        model,
+        task,
+        net,
+        opt_name,
+        Y,
+        data=ev_data,
+        init=ev_init,
+        lr={},
+        lr_track=lr_track,
+        history=history,
+        monitor=monitor,
+        prep={},
+    )
     findings, summary = evaluate(ev)
-    out_monitor = monitor.series
-    out_monitor["sharpness_epoch"] = [p["epoch"] for p in lr_track]
-    out_monitor["sharpness"] = [p["sharpness"] for p in lr_track]
-    out_monitor["stability_threshold"] = [p["threshold"] for p in lr_track]
-    out_monitor["learning_rate"] = list(history.learning_rate)
+    out_monitor = _monitor_series(monitor, {}, lr_track, history)
     setup = _setup_dict(
         model,
         task,
