@@ -2,7 +2,7 @@
 
 Run by hand (the tests never run it)::
 
-    python benchmarks/bench_training.py            # everything: 25 minutes on the loaded 2-core VM
+    python benchmarks/bench_training.py            # everything: 4-5 minutes on the 2-core VM
     python benchmarks/bench_training.py --quick    # fewer repeats, smoke test
 
 Every implementation trains the same network from the same initial weights on the same batches in
