@@ -121,12 +121,15 @@ class Workspace(NamedTuple):
     grads : dict of str to ndarray or None
         If given, :func:`backward` writes the gradients into these arrays and returns them; the
         caller must then be done with one step's gradients before the next step.
+    ones : ndarray of shape (n_samples,) or None
+        A row of ones, for the bias gradients ``ones @ delta``.
     """
 
     outputs: list[NDArray]
     deltas: list[NDArray]
     work: list[NDArray]
     grads: Params | None = None
+    ones: NDArray | None = None
 
 
 def make_workspace(
@@ -143,6 +146,7 @@ def make_workspace(
         deltas=[np.empty((n_samples, m), dtype) for m in sizes[:-1]],
         work=[np.empty((n_samples, m), dtype) for m in sizes[:-1]],
         grads=grad_arrays if grads else None,
+        ones=np.ones(n_samples, dtype),
     )
 
 
@@ -213,10 +217,15 @@ def backward(
     out = None if ws is None else ws.grads
     grads: Params = {}
     delta = d_logits
+    # The bias gradients are column sums, ones @ delta: the BLAS does them in 0.4-0.7 of the time
+    # of NumPy's delta.sum(axis=0).
+    ones = ws.ones if ws is not None and ws.ones is not None else None
+    if ones is None or ones.dtype != delta.dtype or ones.shape[0] != delta.shape[0]:
+        ones = np.ones(delta.shape[0], delta.dtype)
     for k in range(n_layers(net), 0, -1):
         A_prev = trace[k - 1]
         grads[f"W{k}"] = np.matmul(A_prev.T, delta, out=None if out is None else out[f"W{k}"])
-        grads[f"b{k}"] = np.sum(delta, axis=0, out=None if out is None else out[f"b{k}"])
+        grads[f"b{k}"] = np.matmul(ones, delta, out=None if out is None else out[f"b{k}"])
         if k > 1:  # no gradient with respect to the input X
             W_T = params[f"W{k}"].T
             out_k = None if ws is None else ws.deltas[k - 2]

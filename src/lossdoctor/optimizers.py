@@ -120,7 +120,7 @@ def sgd(
             lr = value_at(learning_rate, state.step)
             for k, g in grads.items():
                 np.multiply(g, -lr, out=g)
-                np.add(params[k], g.astype(params[k].dtype, copy=False), out=out[k])
+                np.add(params[k], g, out=out[k])
             return SGDState(state.step + 1)
 
         return Optimizer(init_gd, update_gd, learning_rate, "gd", update_into=update_into_gd)
