@@ -219,8 +219,8 @@ def backward(
     delta = d_logits
     # The bias gradients are column sums, ones @ delta: the BLAS does them in 0.4-0.7 of the time
     # of NumPy's delta.sum(axis=0).
-    ones = ws.ones if ws is not None and ws.ones is not None else None
-    if ones is None or ones.dtype != delta.dtype or ones.shape[0] != delta.shape[0]:
+    ones = None if ws is None else ws.ones
+    if ones is None or ones.dtype != delta.dtype or len(ones) != len(delta):
         ones = np.ones(delta.shape[0], delta.dtype)
     for k in range(n_layers(net), 0, -1):
         A_prev = trace[k - 1]
