@@ -746,6 +746,18 @@ def _setup_params(args: argparse.Namespace, task: str) -> dict[str, Any]:
     return {**_estimator_from_args(args, task).get_params(), "task": task}
 
 
+def _print_and_plot(header: str, result: Any, plot: str | None) -> int:
+    """Print a header line and ``result``'s table; plot it to ``plot`` if given."""
+    print(header)
+    print(result.format())
+    if plot is not None:
+        # Diverged runs leave inf and nan in the curves, which the axis arithmetic warns about.
+        with np.errstate(over="ignore", invalid="ignore"):
+            result.plot(plot)
+        print(f"plot written to {plot}")
+    return 0
+
+
 def _add_lr_find(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "lr-find",
@@ -776,16 +788,11 @@ def _run_lr_find(args: argparse.Namespace) -> int:
     params = _setup_params(args, task)
     result = lr_range_test(X, y, start=args.start, stop=args.stop, n_steps=args.steps, **params)
     arch = "-".join(str(s) for s in (X.shape[1], *args.hidden))
-    print(
+    header = (
         f"learning-rate range test: {arch} {args.activation}, {args.optimizer}, seed "
         f"{args.seed}, full batch, on {data.source} ({X.shape[0]} samples)"
     )
-    print(result.format())
-    if args.plot is not None:
-        with np.errstate(over="ignore", invalid="ignore"):
-            result.plot(args.plot)
-        print(f"plot written to {args.plot}")
-    return 0
+    return _print_and_plot(header, result, args.plot)
 
 
 def _add_sweep(subparsers: Any) -> argparse.ArgumentParser:
@@ -826,16 +833,11 @@ def _run_sweep(args: argparse.Namespace) -> int:
     params.pop("learning_rate_init")
     result = lr_sweep(X, y, args.lr, n_jobs=args.jobs, **params)
     arch = "-".join(str(s) for s in (X.shape[1], *args.hidden))
-    print(
+    header = (
         f"learning-rate sweep: {arch} {args.activation}, {args.optimizer}, {args.epochs} epochs, "
         f"seed {args.seed}, on {data.source} ({X.shape[0]} samples)"
     )
-    print(result.format())
-    if args.plot is not None:
-        with np.errstate(over="ignore", invalid="ignore"):
-            result.plot(args.plot)
-        print(f"plot written to {args.plot}")
-    return 0
+    return _print_and_plot(header, result, args.plot)
 
 
 def _lr_or_auto(text: str) -> float | str:
