@@ -339,3 +339,14 @@ def test_estimator_diagnose_true_uses_the_fitted_model(seed: int) -> None:
     assert reg.diagnosis_.healthy, reg.diagnosis_.codes
     direct = diagnose_fitted(reg, X, ((data.y - data.y.mean()) / data.y.std())[:, None])
     assert direct.codes == reg.diagnosis_.codes
+
+
+def test_diagnose_when_the_initial_sharpness_cannot_be_measured() -> None:
+    # Uniform weights ten times too large saturate every unit: the Hessian at the initial weights
+    # is then not measured, and the diagnosis goes on without that evidence.
+    data = builtin_dataset("breast_cancer")
+    setup = {**CLASSIC_SETUP, "init": "uniform", "init_scale": 10.0, "max_iter": 30}
+    d = diagnose(data.X, data.y, **setup)
+    assert d.codes[0] == "inputs-unscaled"
+    assert "init-scale" in d.codes
+    assert d.monitor["sharpness"] == []

@@ -269,7 +269,8 @@ def _run(
 
     if sharpness and finite_data and opt_name != "adam":
         ev_lr = lr_at(params0, lr0, _SHARPNESS_SUBSAMPLE)
-        ev_lr["epoch"] = 0
+        if ev_lr:  # empty when the sharpness could not be measured at these weights
+            ev_lr["epoch"] = 0
 
     epochs = int(est.max_iter)
     monitor = MonitorCallback(
