@@ -83,3 +83,17 @@ def test_plot_is_written_atomically(data, tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in path.parent.iterdir()] == ["lr.png"]  # no temporary file left
     assert "suggested learning rate" in r.summary()
+
+
+def test_weights_too_large_for_a_curvature_bound(data):
+    # Initial weights of size 1e10: the range test still runs but gives no curvature bound, and
+    # --lr auto refuses with a message instead of an eigensolver's traceback.
+    from lossdoctor.diagnostics.lr_range import auto_learning_rate
+
+    X, y = data
+    setup = {"hidden_layer_sizes": (8,), "init_scale": 1e10, "random_state": 0}
+    result = lr_range_test(X, y, n_steps=10, **setup)
+    assert math.isnan(result.sharpness) and math.isnan(result.bound)
+    assert "not measured" in result.bound_rule
+    with pytest.raises(ValueError, match="sharpness at the initial weights is nan"):
+        auto_learning_rate(X, y, **setup)

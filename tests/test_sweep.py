@@ -77,3 +77,22 @@ def test_bad_learning_rates(data):
         lr_sweep(X, y, [0.1, -1.0])
     with pytest.raises(ValueError, match="positive"):
         lr_sweep(X, y, [])
+
+
+def test_runs_that_blow_up_get_no_sharpness_and_a_readable_row() -> None:
+    # Unscaled regression targets (25-346): lr 1 and 10 overflow the weights, and
+    # ARPACK fails on the Hessian at the end; those rows must say n/a, not raise.
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    setup = {**SETUP, "activation": "tanh", "hidden_layer_sizes": (16,), "max_iter": 60}
+    result = lr_sweep(X, y, [0.01, 1.0, 10.0], task="regression", **setup)
+    ok, *blown = result.rows
+    assert math.isfinite(ok.sharpness) and ok.verdict is not None
+    for row in blown:
+        assert math.isnan(row.sharpness) and row.verdict is None
+        assert not math.isfinite(row.score) or abs(row.score) > 1e3
+    # Every cell stays short: a score of -2e161 prints as such, not as 160 digits.
+    table = result.format().splitlines()[:-1]  # the last line explains the columns
+    assert max(len(line) for line in table) < 100

@@ -24,8 +24,6 @@ from numpy.typing import NDArray
 
 from ..initializers import default_init
 from ..network import Network, Params, n_layers
-from ..optimizers import global_norm
-from ..training import loss_and_grad
 
 __all__ = [
     "chance_loss",
@@ -231,28 +229,10 @@ def lr_evidence(
         step), ``ratio`` (learning rate over threshold), ``label`` (``stable``, ``edge`` or
         ``unstable``), ``optimizer``; empty when the sharpness is not finite.
     """
-    from scipy.sparse.linalg import ArpackError, ArpackNoConvergence
+    from .curvature import lr_verdict, sharpness_or_nan
 
-    from .curvature import lr_verdict, sharpness_of
-
-    finite = np.isfinite(X).all() and np.isfinite(Y).all()
-    # Weights that have blown up have no meaningful curvature (and make LAPACK complain).
-    sane = all(np.isfinite(p).all() and np.abs(p).max(initial=0) < 1e8 for p in params.values())
-    if not (finite and sane):
-        return {}
-    with np.errstate(all="ignore"):
-        value, grads = loss_and_grad(net, params, X, Y, alpha)
-    if not (math.isfinite(value) and math.isfinite(global_norm(grads))):
-        return {}
-    try:
-        with np.errstate(all="ignore"):
-            # A relative accuracy of 1e-3 is plenty to compare with a bound, and much cheaper.
-            top = sharpness_of(
-                net, params, X, Y, alpha=alpha, subsample=subsample, rng=rng, tol=1e-3
-            )
-    except (ArpackError, ArpackNoConvergence, np.linalg.LinAlgError, ValueError):
-        return {}
-    L = float(top[0])
+    # A relative accuracy of 1e-3 is plenty to compare with a bound, and much cheaper.
+    L = sharpness_or_nan(net, params, X, Y, alpha=alpha, subsample=subsample, rng=rng, tol=1e-3)
     if not math.isfinite(L):
         return {}
     verdict = lr_verdict(

@@ -41,12 +41,12 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
 
 from ..losses import get_head, sigmoid
 from ..network import Network, Params, forward, n_layers
-from ..optimizers import Optimizer
-from ..training import Callback, History
+from ..optimizers import Optimizer, global_norm
+from ..training import Callback, History, loss_and_grad
 
 __all__ = [
     "EDGE_BAND",
@@ -60,6 +60,7 @@ __all__ = [
     "pack_params",
     "sharpness",
     "sharpness_of",
+    "sharpness_or_nan",
     "stability_threshold",
     "stability_verdict",
     "suggest_lr",
@@ -474,6 +475,47 @@ def sharpness_of(
         net, params, Xs, Ys, alpha, n_total=np.shape(X)[0], preconditioner=preconditioner
     )
     return _solve(op, k, which, gen, tol)
+
+
+#: Weights larger than this have blown up: their curvature says nothing about training any more
+#: and their Hessian-vector products overflow on the way.
+_SANE_WEIGHT = 1e8
+
+
+def sharpness_or_nan(
+    net: Network,
+    params: Params,
+    X: NDArray,
+    Y: NDArray,
+    *,
+    alpha: float = 0.0,
+    subsample: int | None = None,
+    rng: np.random.Generator | int | None = None,
+    tol: float = 1e-8,
+) -> float:
+    """The top Hessian eigenvalue (:func:`sharpness_of`), or NaN where it cannot be measured.
+
+    NaN for non-finite data, weights that are not finite or exceed 1e8 in size, a non-finite
+    loss or gradient, and an eigensolver that fails (as ARPACK does on non-finite or all-zero
+    products). The diagnostics measure runs that diverge, so these are results, not errors.
+    """
+    if not (np.isfinite(X).all() and np.isfinite(Y).all()):
+        return math.nan
+    if not all(
+        np.isfinite(p).all() and np.abs(p).max(initial=0) < _SANE_WEIGHT for p in params.values()
+    ):
+        return math.nan
+    with np.errstate(all="ignore"):
+        value, grads = loss_and_grad(net, params, X, Y, alpha)
+        if not (math.isfinite(value) and math.isfinite(global_norm(grads))):
+            return math.nan
+        try:
+            top = sharpness_of(
+                net, params, X, Y, alpha=alpha, subsample=subsample, rng=rng, tol=tol
+            )
+        except (ArpackError, ArpackNoConvergence, np.linalg.LinAlgError):
+            return math.nan
+    return float(top[0]) if math.isfinite(top[0]) else math.nan
 
 
 def sharpness(

@@ -34,7 +34,7 @@ from ..network import Network, Params, init_params
 from ..optimizers import Optimizer, adam, apply_updates, sgd
 from ..schedules import exponential_decay
 from ..training import iter_batches, loss_and_grad
-from .curvature import LRSuggestion, sharpness_of, stability_threshold, suggest_lr
+from .curvature import LRSuggestion, sharpness_or_nan, stability_threshold, suggest_lr
 
 __all__ = ["RangeTestResult", "auto_learning_rate", "lr_range_test", "make_setup", "range_test"]
 
@@ -210,7 +210,7 @@ def range_test(
     growth = (stop / start) ** (1 / (n_steps - 1))
     opt = _optimizer(optimizer, exponential_decay(start, growth), momentum, nesterov)
 
-    L = float(sharpness_of(net, params, X, Y, alpha=alpha, rng=gen)[0])
+    L = sharpness_or_nan(net, params, X, Y, alpha=alpha, rng=gen)
     bound, bound_rule = _bound(L, optimizer, momentum, nesterov)
 
     state = opt.init(params)
@@ -264,6 +264,11 @@ def _bound(L: float, optimizer: str, momentum: float, nesterov: bool) -> tuple[f
         return math.nan, (
             f"curvature bound: none is given for Adam at the initial weights (sharpness "
             f"L = {L:.4g}; Adam's limit applies to the preconditioned Hessian built in training)"
+        )
+    if not math.isfinite(L):
+        return math.nan, (
+            "curvature bound: not measured (the initial weights or their Hessian are too large "
+            "or not finite)"
         )
     bound = stability_threshold(L, "gd", momentum, nesterov)
     kind = (
@@ -406,7 +411,13 @@ def auto_learning_rate(X: ArrayLike, y: ArrayLike, **estimator_params: Any) -> L
         )
     s = make_setup(X, y, **estimator_params)
     est = s.estimator
-    L = float(sharpness_of(s.net, s.params, s.X, s.Y, alpha=float(est.alpha), rng=s.rng)[0])
+    L = sharpness_or_nan(s.net, s.params, s.X, s.Y, alpha=float(est.alpha), rng=s.rng)
+    if not L > 0:
+        raise ValueError(
+            f"--lr auto: the sharpness at the initial weights is {L:.4g}, so it gives no "
+            f"learning rate (the weights or their Hessian are not finite, or it is not positive); "
+            f"give --lr or run 'lossdoctor lr-find'"
+        )
     momentum = float(est.momentum)
     nesterov = bool(est.nesterovs_momentum and momentum > 0)
     optimizer = "gd" if momentum == 0 else ("nesterov" if nesterov else "momentum")

@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 from ..network import Network, Params, forward
 from ..optimizers import Optimizer, adam, sgd
 from ..training import fit, score_from_logits
-from .curvature import StabilityVerdict, lr_verdict, sharpness_of, stability_threshold
+from .curvature import StabilityVerdict, lr_verdict, sharpness_or_nan, stability_threshold
 from .lr_range import make_setup
 
 __all__ = ["SweepResult", "SweepRow", "chance_loss", "lr_sweep"]
@@ -124,7 +124,7 @@ class SweepResult:
                 (
                     f"{row.lr:g}",
                     f"{row.final_loss:.4g}",
-                    f"{row.score:.4f}",
+                    f"{row.score:.4g}",
                     row.label,
                     f"{row.sharpness:.4g}",
                     f"{row.limit:.4g}",
@@ -209,15 +209,16 @@ def _run_one(
     curve = losses + ([math.nan] if history.stop_reason == "non-finite" else [])
     label = classify_curve(curve, chance_loss=chance_loss(net.head, Y)) if curve else None
     final_loss = losses[-1] if losses else math.nan
-    logits, _ = forward(net, result.params, X)
-    score = score_from_logits(net.head, logits, Y) if np.isfinite(logits).all() else math.nan
+    with np.errstate(all="ignore"):  # weights that diverged give inf logits: a nan score
+        logits, _ = forward(net, result.params, X)
+        finite = bool(np.isfinite(logits).all())
+        score = score_from_logits(net.head, logits, Y) if finite else math.nan
 
     opt_name, momentum, nesterov = _optimizer_name(est)
     verdict = None
     limit = math.nan
     L = math.nan
-    with np.errstate(all="ignore"):
-        L = float(sharpness_of(net, result.params, X, Y, alpha=alpha, subsample=subsample)[0])
+    L = sharpness_or_nan(net, result.params, X, Y, alpha=alpha, subsample=subsample)
     if opt_name != "adam" and math.isfinite(L):
         limit = stability_threshold(1.0, opt_name, momentum, nesterov) / lr
         verdict = lr_verdict(lr, L, optimizer=opt_name, momentum=momentum, nesterov=nesterov)
