@@ -233,21 +233,6 @@ def test_estimator_from_args_maps_the_options() -> None:
     assert isinstance(cli._model_from_args(args, "regression"), MLPRegressor)
 
 
-@pytest.mark.parametrize(
-    ("y", "task"),
-    [
-        (np.array(["a", "b"] * 5), "classification"),
-        (np.array([True, False] * 5), "classification"),
-        (np.arange(10) % 3, "classification"),
-        (np.arange(10) % 3 + 0.0, "classification"),
-        (np.arange(100), "regression"),
-        (np.linspace(0, 1, 10), "regression"),
-    ],
-)
-def test_auto_task(y: np.ndarray, task: str) -> None:
-    assert cli._auto_task(y) == task
-
-
 def test_diverging_run_warns_in_one_line(capsys) -> None:
     # A huge step makes the loss overflow; the run ends normally and says so in one line.
     code, out, err = run(capsys, "train", "--hidden", "4", "--epochs", "3", "--lr", "1e308")

@@ -15,6 +15,7 @@ from lossdoctor.data import (
     builtin_dataset,
     check_classification_target,
     check_regression_target,
+    infer_task,
     read_dataset,
 )
 
@@ -464,3 +465,33 @@ def test_check_regression_target_accepts_numbers() -> None:
 
 def test_data_error_is_a_value_error() -> None:
     assert issubclass(DataError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("y", "task"),
+    [
+        (np.array(["cat", "dog", "cat"]), "classification"),
+        (np.array([True, False, True]), "classification"),
+        (np.array([0, 1, 2, 1]), "classification"),
+        (np.array([0.0, 1.0, 1.0]), "classification"),
+        (np.arange(21), "regression"),  # more whole numbers than MAX_AUTO_CLASSES: a measurement
+        (np.array([0.5, 1.0]), "regression"),
+        (np.array([1.0, np.nan]), "regression"),
+        (np.array([[0, 1], [1, 1]]), "classification"),  # 0/1 indicator columns: multilabel
+        (np.array([[0.5, 1.0], [1.0, 2.0]]), "regression"),
+    ],
+)
+def test_infer_task(y: np.ndarray, task: str) -> None:
+    assert infer_task(y) == task
+
+
+def test_every_entry_point_infers_the_same_task_for_diabetes() -> None:
+    # Diabetes' target: 214 distinct whole numbers stored as floats, a disease score.
+    from lossdoctor.diagnostics.diagnose import _task_of
+    from lossdoctor.diagnostics.lr_range import make_setup
+
+    data = builtin_dataset("diabetes")
+    assert infer_task(data.y) == "regression"
+    assert _task_of(data.y, "auto") == "regression"
+    setup = make_setup(data.X, data.y, hidden_layer_sizes=(4,))
+    assert setup.net.head == "identity" and setup.Y.shape == (442, 1)

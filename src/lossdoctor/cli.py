@@ -41,11 +41,13 @@ from . import __version__
 from .activations import ACTIVATIONS
 from .data import (
     BUILTIN_DATASETS,
+    MAX_AUTO_CLASSES,
     DataError,
     Dataset,
     builtin_dataset,
     check_classification_target,
     check_regression_target,
+    infer_task,
     read_dataset,
 )
 from .estimators import MLPClassifier, MLPRegressor
@@ -64,7 +66,6 @@ DEFAULT_HIDDEN = (128, 64)
 DEFAULT_EPOCHS = 200
 #: ``--task auto`` takes an integer-valued numeric target with at most this many distinct values
 #: for class labels.
-MAX_AUTO_CLASSES = 20
 DEFAULT_DATA = "builtin:breast_cancer"
 _BUILTIN_PREFIX = "builtin:"
 
@@ -307,7 +308,7 @@ def _task_and_target(data: Dataset, requested: str = "auto") -> tuple[str, NDArr
     """
     assert data.y is not None  # _load_data asks for a target
     y = data.y
-    task = requested if requested != "auto" else _auto_task(y)
+    task = requested if requested != "auto" else infer_task(y)
     what = f"target {data.target_name!r} of {data.source}"
     if task == "classification":
         check_classification_target(y, source=what)
@@ -323,14 +324,6 @@ def _task_and_target(data: Dataset, requested: str = "auto") -> tuple[str, NDArr
 
 def _first_fraction(y: NDArray) -> float:
     return float(y[np.argmax(y != np.round(y))])
-
-
-def _auto_task(y: NDArray) -> str:
-    if y.dtype.kind not in "iuf":
-        return "classification"  # text or boolean labels
-    if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
-        return "regression"
-    return "classification" if np.unique(y).size <= MAX_AUTO_CLASSES else "regression"
 
 
 def _estimator_from_args(args: argparse.Namespace, task: str) -> MLPClassifier | MLPRegressor:

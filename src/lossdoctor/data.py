@@ -27,6 +27,7 @@ __all__ = [
     "builtin_dataset",
     "check_classification_target",
     "check_regression_target",
+    "infer_task",
     "read_dataset",
 ]
 
@@ -39,6 +40,10 @@ _CSV_SUFFIXES = (".csv", ".txt", ".csv.gz", ".txt.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _NPZ_SUFFIXES = (".npz",)
 _SUPPORTED = _CSV_SUFFIXES + _PARQUET_SUFFIXES + _NPZ_SUFFIXES
+
+#: A numeric target of whole numbers with at most this many distinct values is taken as class
+#: labels; with more (diabetes' 214 disease scores) it is a measurement.
+MAX_AUTO_CLASSES = 20
 
 # How many column names an error message lists before "...".
 _MAX_LISTED = 8
@@ -194,6 +199,27 @@ def read_dataset(
             f"unsupported file type {suffix!r} for {source}; use one of: {', '.join(_SUPPORTED)}"
         )
     return _from_frame(frame, source, target, features, require_target)
+
+
+def infer_task(y: Any) -> str:
+    """``"classification"`` or ``"regression"`` for a target, as ``task="auto"`` decides it.
+
+    Text or boolean labels and 0/1 indicator columns are classification; numbers that are not
+    all finite whole numbers are regression; whole numbers are class labels when they take at
+    most :data:`MAX_AUTO_CLASSES` distinct values, a measurement otherwise.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+    """
+    y = np.asarray(y)
+    if y.dtype.kind not in "iuf":
+        return "classification"
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
+        return "regression"
+    if y.ndim == 2 and y.shape[1] > 1:
+        return "classification" if np.isin(y, (0, 1)).all() else "regression"
+    return "classification" if np.unique(y).size <= MAX_AUTO_CLASSES else "regression"
 
 
 def check_classification_target(y: np.ndarray, source: str = "") -> None:

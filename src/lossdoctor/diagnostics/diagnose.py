@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ..data import infer_task
 from ..network import Network, Params, init_params
 from ..training import History, fit
 from .checks import chance_loss, data_evidence, init_evidence, lr_evidence, standardize
@@ -62,18 +63,7 @@ def _task_of(y: NDArray, task: str) -> str:
         return task
     if task != "auto":
         raise ValueError(f"task must be 'classification', 'regression' or 'auto', got {task!r}")
-    from sklearn.utils.multiclass import type_of_target
-
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        return "regression"
-    kind = type_of_target(y)
-    if kind in ("continuous", "continuous-multioutput"):
-        return "regression"
-    # Whole numbers stored as floats with many distinct values (diabetes' target) are measurements,
-    # not class labels.
-    if y.dtype.kind == "f" and kind == "multiclass" and np.unique(y).size > 20:
-        return "regression"
-    return "classification"
+    return infer_task(y)
 
 
 def _estimator(task: str, params: dict[str, Any]) -> Any:

@@ -300,19 +300,18 @@ class Setup:
 def make_setup(X: ArrayLike, y: ArrayLike, **estimator_params: Any) -> Setup:
     """Validate data and parameters as an estimator's ``fit`` does and draw the initial weights.
 
-    ``task="classification"`` or ``"regression"`` picks the estimator; by default a target of
-    class labels (binary or multi-class) is classification, anything else regression.
+    ``task="classification"`` or ``"regression"`` picks the estimator; by default
+    :func:`lossdoctor.data.infer_task` decides, as the command line and ``diagnose`` do.
     """
-    from sklearn.utils.multiclass import type_of_target
     from sklearn.utils.validation import validate_data
 
+    from ..data import infer_task
     from ..estimators import MLPClassifier, MLPRegressor
 
     task = estimator_params.pop("task", "auto")
     y_arr = np.asarray(y)
     if task == "auto":
-        kind = type_of_target(y_arr)
-        task = "classification" if kind in ("binary", "multiclass") else "regression"
+        task = infer_task(y_arr)
     cls = {"classification": MLPClassifier, "regression": MLPRegressor}.get(task)
     if cls is None:
         raise ValueError(f"task must be 'auto', 'classification' or 'regression', got {task!r}")
