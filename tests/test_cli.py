@@ -305,6 +305,19 @@ def test_predict_needs_the_model_columns(capsys, csv_path: Path, tmp_path: Path)
     assert_one_line_error(*result, "feature columns not found", "'c'")
 
 
+def test_predict_on_rows_not_labelled_yet(capsys, table: pd.DataFrame, tmp_path: Path) -> None:
+    # The default target column is there but empty: predict ignores it instead of refusing.
+    frame = table.drop(columns=["amount"]).rename(columns={"label": "target"})
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    model_path = tmp_path / "m.npz"
+    argv = ["train", str(tmp_path / "train.csv"), *FAST, "--out", str(model_path)]
+    assert run(capsys, *argv)[0] == 0
+    frame.assign(target=np.nan).to_csv(tmp_path / "new.csv", index=False)
+    code, out, err = run(capsys, "predict", str(model_path), str(tmp_path / "new.csv"))
+    assert (code, err) == (0, "")
+    assert len(_read_predictions(out)["prediction"]) == len(frame)
+
+
 def test_predict_on_builtin_data(capsys, tmp_path: Path) -> None:
     model_path = tmp_path / "m.npz"
     argv = ["train", "builtin:iris", *FAST, "--out", str(model_path)]

@@ -158,7 +158,9 @@ def read_dataset(
         column except the target is a feature.
     require_target : bool, default True
         If True, a missing target is an error. If False, ``y`` and ``target_name`` are None
-        when no target is named and none of the default names is present.
+        when no target is named and none of the default names is present, and ``y`` is None
+        when the target column has missing values (rows not labelled yet); the target column
+        is never a feature.
 
     Returns
     -------
@@ -368,7 +370,14 @@ def _from_frame(
         X[:, j] = _numeric_column(frame[name], name, source)
     _check_finite(X, features, source)
 
-    y = None if target is None else _target_column(frame[target], target, source)
+    y = None
+    if target is not None:
+        try:
+            y = _target_column(frame[target], target, source)
+        except DataError:
+            if require_target:
+                raise
+            # Rows waiting for a prediction have no labels yet: the column is set aside unread.
     return Dataset(X=X, y=y, feature_names=list(features), target_name=target, source=source)
 
 
