@@ -195,3 +195,20 @@ def test_training_keeps_the_dtype(cancer, dtype: type, rng: np.random.Generator)
 def test_history_default_is_empty() -> None:
     h = History()
     assert len(h) == 0 and h.as_dict()["loss"] == []
+
+
+def test_score_from_logits_is_the_estimators_score(rng: np.random.Generator) -> None:
+    from sklearn.metrics import accuracy_score, r2_score
+
+    # Two regression outputs on very different scales: R^2 is averaged per output, not pooled.
+    Y = np.column_stack([rng.normal(size=50), 100 * rng.normal(size=50)])
+    P = Y + rng.normal(size=(50, 2)) * np.array([1.0, 10.0])
+    assert score_from_logits("identity", P, Y) == pytest.approx(r2_score(Y, P), rel=1e-12)
+    constant = np.column_stack([Y[:, 0], np.full(50, 3.0)])
+    assert score_from_logits("identity", constant, constant) == 1.0
+    # Multilabel: a row counts only when every label is right (subset accuracy).
+    labels = rng.integers(0, 2, size=(60, 3))
+    logits = np.where(labels == 1, 1.0, -1.0) * np.where(rng.random((60, 3)) < 0.2, -1, 1)
+    assert score_from_logits("binary", logits, labels.astype(float)) == pytest.approx(
+        accuracy_score(labels, (logits > 0).astype(int))
+    )

@@ -93,14 +93,24 @@ def objective(net: Network, params: Params, X: NDArray, Y: NDArray, alpha: float
 
 
 def score_from_logits(head: str, logits: NDArray, Y: NDArray) -> float:
-    """Accuracy for classification heads, R^2 for regression, computed from logits."""
+    """The estimators' ``score``, computed from logits.
+
+    Classification: accuracy, with a row right only when all its labels are (scikit-learn's
+    subset accuracy for multilabel targets). Regression: R^2 of each output, averaged over the
+    outputs (``r2_score``'s ``"uniform_average"``); an output whose target is constant scores 1
+    when predicted exactly and 0 otherwise.
+    """
     if head == "binary":
-        return float(np.mean((logits > 0) == (Y > 0.5)))
+        return float(np.mean(np.all((logits > 0) == (Y > 0.5), axis=1)))
     if head == "softmax":
         return float(np.mean(logits.argmax(axis=1) == Y.argmax(axis=1)))
-    resid = float(((Y - logits) ** 2).sum())
-    total = float(((Y - Y.mean(axis=0)) ** 2).sum())
-    return 1.0 - resid / total if total > 0 else (1.0 if resid == 0 else 0.0)
+    resid = ((Y - logits) ** 2).sum(axis=0)
+    total = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
+    scores = [
+        1.0 - r / t if t > 0 else (1.0 if r == 0 else 0.0)
+        for r, t in zip(resid.tolist(), total.tolist())
+    ]
+    return float(np.mean(scores))
 
 
 _COLUMNS = ("epoch", "loss", "val_loss", "val_score", "learning_rate", "grad_norm", "time")
