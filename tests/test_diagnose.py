@@ -350,3 +350,17 @@ def test_diagnose_when_the_initial_sharpness_cannot_be_measured() -> None:
     assert d.codes[0] == "inputs-unscaled"
     assert "init-scale" in d.codes
     assert d.monitor["sharpness"] == []
+
+
+def test_estimator_diagnose_true_on_weights_that_blew_up(rng: np.random.Generator) -> None:
+    # lr 1e6 on inputs of size 100 overflows the weights; the diagnosis says so without a
+    # RuntimeWarning (an error under this suite's filterwarnings).
+    from lossdoctor import MLPClassifier
+
+    X = rng.normal(size=(80, 4)) * 100
+    y = (X[:, 0] > 0).astype(int)
+    clf = MLPClassifier((8,), solver="gd", momentum=0.0, learning_rate_init=1e6, max_iter=20,
+                        n_iter_no_change=None, random_state=0, diagnose=True)  # fmt: skip
+    clf.fit(X, y)
+    assert clf.diagnosis_.codes[0] == "inputs-unscaled"
+    assert not clf.diagnosis_.healthy

@@ -684,7 +684,8 @@ def diagnose_fitted(model: Any, X: NDArray, Y: NDArray) -> Diagnosis:
     # The final weights, measured once: a one-point monitor.
     monitor = MonitorCallback(X[probe], Y[probe], epochs=1, n_samples=X.shape[0])
     monitor._net = net
-    monitor._probe(len(model.history_.epoch), model.params_)
+    with np.errstate(all="ignore"):  # weights that blew up are a finding, not a warning
+        monitor._probe(len(model.history_.epoch), model.params_)
     opt_name, momentum, nesterov = _optimizer_name(model)
     lr_track: list[dict[str, Any]] = []
     history: History = model.history_
