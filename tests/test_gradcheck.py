@@ -333,3 +333,10 @@ def test_bad_input_raises_with_the_offending_value() -> None:
         check_gradients(lambda: params["w"] * 2, params, grads)
     with pytest.raises(ValueError, match="not finite"):
         check_gradients(lambda: np.nan, params, grads)
+    # A step of NaN used to pass a wrong gradient; 0 divided by zero.
+    for option, value in [("step", 0.0), ("step", np.nan), ("rtol", -1.0), ("rtol", np.inf)]:
+        with pytest.raises(ValueError, match=f"{option} must be a positive finite number, got"):
+            check_gradients(
+                lambda: float(params["w"] @ params["w"]), params, grads, **{option: value}
+            )
+    assert np.array_equal(params["w"], np.ones(3))

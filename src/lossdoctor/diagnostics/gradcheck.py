@@ -417,6 +417,10 @@ def check_gradients(
         raise ValueError(
             f"need n_directions >= 1 and n_coords >= 0, got {n_directions} and {n_coords}"
         )
+    for option, value in (("step", step), ("rtol", rtol)):
+        # ``not value > 0`` is also true for NaN, which would pass every gradient.
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{option} must be a positive finite number, got {value!r}")
     for name, x in params.items():
         if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
             raise TypeError(
