@@ -378,6 +378,22 @@ def test_atomic_write_replaces_and_keeps_a_normal_mode(tmp_path: Path) -> None:
         assert target.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_plots_and_reports_get_a_normal_file_mode(tmp_path: Path) -> None:
+    # They were written through mkstemp alone, which leaves a file only its owner can read.
+    from lossdoctor.diagnostics.findings import Diagnosis, Finding
+    from lossdoctor.report.html import write_html_report
+    from lossdoctor.report.plots import plot_loss_curves
+
+    plot_loss_curves({"run": [1.0, 0.5, 0.25]}, tmp_path / "curves.png")
+    write_html_report(Diagnosis([Finding("healthy", "info", "Trains well.")]), tmp_path / "r.html")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for name in ("curves.png", "r.html"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png", "r.html"]
+
+
 def test_saved_archive_is_a_plain_zip_of_npy_files(saved) -> None:
     path, _, _ = saved
     with zipfile.ZipFile(path) as archive:

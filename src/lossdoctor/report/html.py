@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from functools import lru_cache
 from importlib import metadata, resources
@@ -21,6 +20,7 @@ import jinja2
 import numpy as np
 
 from ..diagnostics.findings import SEVERITIES, Diagnosis
+from ..files import atomic_write
 from .figures import PLOT_IDS, diagnosis_figures
 
 __all__ = ["format_value", "render_html", "write_html_report"]
@@ -188,14 +188,4 @@ def write_html_report(diagnosis: Diagnosis, path: str | os.PathLike[str]) -> Non
     """
     target = Path(path)
     page = render_html(diagnosis)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(page)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(target, lambda f: f.write(page.encode("utf-8")))

@@ -11,12 +11,13 @@ then replaces the target, so a reader never sees half a PNG.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ..files import atomic_write
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -38,15 +39,7 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 110) ->
     target = Path(path)
     fmt = target.suffix.lstrip(".").lower() or "png"
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=fmt, dpi=dpi)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(target, lambda f: fig.savefig(f, format=fmt, dpi=dpi))
 
 
 def _finish(fig: Figure, path: str | os.PathLike[str] | None) -> Figure:
