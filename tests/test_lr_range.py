@@ -97,3 +97,17 @@ def test_weights_too_large_for_a_curvature_bound(data):
     assert "not measured" in result.bound_rule
     with pytest.raises(ValueError, match="sharpness at the initial weights is nan"):
         auto_learning_rate(X, y, **setup)
+
+
+def test_adam_range_test_takes_the_estimators_betas(data):
+    X, y = data
+    setup = {"hidden_layer_sizes": (8,), "solver": "adam", "random_state": 0}
+    runs = {
+        (b1, b2): lr_range_test(X, y, n_steps=15, beta_1=b1, beta_2=b2, **setup).losses
+        for b1, b2 in [(0.9, 0.999), (0.0, 0.999), (0.9, 0.5)]
+    }
+    default = lr_range_test(X, y, n_steps=15, **setup).losses
+    assert np.array_equal(runs[0.9, 0.999], default)
+    # beta_1 = 0 is a valid choice, not "unset"; beta_2 is passed on too.
+    assert not np.array_equal(runs[0.0, 0.999], default)
+    assert not np.array_equal(runs[0.9, 0.5], default)

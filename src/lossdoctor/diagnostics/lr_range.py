@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..network import Network, Params, init_params
-from ..optimizers import Optimizer, adam, apply_updates, sgd
+from ..optimizers import adam, apply_updates, sgd
 from ..schedules import exponential_decay
 from ..training import iter_batches, loss_and_grad
 from .curvature import LRSuggestion, sharpness_or_nan, stability_threshold, suggest_lr
@@ -160,8 +160,10 @@ def range_test(
     *,
     alpha: float = 0.0,
     optimizer: str = "gd",
-    momentum: float = 0.0,
+    momentum: float | None = None,
     nesterov: bool = False,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-8,
     start: float = 1e-4,
     stop: float = 1000.0,
     n_steps: int = 100,
@@ -182,10 +184,13 @@ def range_test(
     alpha : float
         L2 penalty.
     optimizer : {"gd", "sgd", "adam"}
-        ``gd``/``sgd`` use ``momentum`` and ``nesterov``; ``adam`` uses ``momentum`` as beta_1 if
-        given, else 0.9.
-    momentum : float
+        ``gd``/``sgd`` use ``momentum`` and ``nesterov``; ``adam`` uses ``momentum`` as beta_1,
+        with ``beta_2`` and ``epsilon``.
+    momentum : float, optional
+        Default 0 for gradient descent, 0.9 for Adam (its beta_1).
     nesterov : bool
+    beta_2, epsilon : float
+        Adam's second-moment decay and its denominator's constant.
     start, stop : float
         First and last learning rate; the rate grows by ``(stop / start) ** (1 / (n_steps - 1))``
         per step.
@@ -208,7 +213,15 @@ def range_test(
         )
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng or 0)
     growth = (stop / start) ** (1 / (n_steps - 1))
-    opt = _optimizer(optimizer, exponential_decay(start, growth), momentum, nesterov)
+    if momentum is None:
+        momentum = 0.9 if optimizer == "adam" else 0.0
+    schedule = exponential_decay(start, growth)
+    if optimizer == "adam":
+        opt = adam(schedule, b1=momentum, b2=beta_2, eps=epsilon)
+    elif optimizer in ("gd", "sgd"):
+        opt = sgd(schedule, momentum, bool(nesterov and momentum > 0))
+    else:
+        raise ValueError(f"unknown optimizer {optimizer!r}; expected gd, sgd or adam")
 
     L = sharpness_or_nan(net, params, X, Y, alpha=alpha, rng=gen)
     bound, bound_rule = _bound(L, optimizer, momentum, nesterov)
@@ -249,14 +262,6 @@ def range_test(
     return RangeTestResult(
         lr_arr, loss_arr, smoothed, suggestion, rule, L, bound, bound_rule, stop_reason, evidence
     )
-
-
-def _optimizer(name: str, lr: Any, momentum: float, nesterov: bool) -> Optimizer:
-    if name == "adam":
-        return adam(lr, b1=momentum or 0.9)
-    if name not in ("gd", "sgd"):
-        raise ValueError(f"unknown optimizer {name!r}; expected gd, sgd or adam")
-    return sgd(lr, momentum, bool(nesterov and momentum > 0))
 
 
 def _bound(L: float, optimizer: str, momentum: float, nesterov: bool) -> tuple[float, str]:
@@ -370,6 +375,8 @@ def lr_range_test(
         optimizer="adam" if est.solver == "adam" else "gd",
         momentum=momentum,
         nesterov=bool(est.nesterovs_momentum),
+        beta_2=float(est.beta_2),
+        epsilon=float(est.epsilon),
         start=start,
         stop=stop,
         n_steps=n_steps,
