@@ -70,6 +70,13 @@ def test_fast_fall_then_wobble_near_zero_is_converging(seed: int) -> None:
     assert classify_curve(losses).label == CONVERGING
 
 
+def test_a_loss_of_zero_throughout_is_reported_as_zero() -> None:
+    result = classify_curve(np.zeros(10))
+    assert result.label == CONVERGING
+    assert result.evidence["start_loss"] == result.evidence["end_loss"] == 0.0
+    assert "exactly 0 in all 10 epochs" in result.message
+
+
 def test_decay_to_exactly_zero_is_converging() -> None:
     losses = np.maximum(0.7 - 0.05 * EPOCHS, 0.0)
     result = classify_curve(losses)

@@ -217,7 +217,13 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
     # A loss of exactly zero has no logarithm: count it as 1000 times below the smallest
     # positive loss (not relative to the largest, which an explosion can make 1e300).
     positive = L[L > 0]
-    floor = float(positive.min()) * 1e-3 if positive.size else 1.0
+    if not positive.size:
+        return CurveLabel(
+            CONVERGING,
+            {"n_epochs": n, "start_loss": 0.0, "end_loss": 0.0, "best_loss": 0.0},
+            f"the loss is exactly 0 in all {n} epochs: a perfect fit of the training data",
+        )
+    floor = float(positive.min()) * 1e-3
     z = np.log(np.maximum(L, max(floor, np.finfo(np.float64).tiny)))
     # Second differences cancel any locally straight trend, even an explosion of x100 per epoch.
     d2 = np.diff(z, 2)
