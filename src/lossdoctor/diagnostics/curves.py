@@ -219,7 +219,7 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
     positive = L[L > 0]
     if not positive.size:
         return CurveLabel(
-            CONVERGING,
+            PLATEAU,
             {"n_epochs": n, "start_loss": 0.0, "end_loss": 0.0, "best_loss": 0.0},
             f"the loss is exactly 0 in all {n} epochs: a perfect fit of the training data",
         )
