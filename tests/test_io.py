@@ -149,6 +149,18 @@ def test_loaded_model_can_continue_training(rng: np.random.Generator, tmp_path: 
     assert len(loaded.history_.epoch) == 2 * FAST["max_iter"]
 
 
+def test_hidden_sizes_given_as_an_array_survive_a_round_trip(
+    rng: np.random.Generator, tmp_path: Path
+) -> None:
+    X = _data(rng)
+    params = {**FAST, "hidden_layer_sizes": np.array([5, 3])}
+    model = MLPRegressor(**params, random_state=0).fit(X, X[:, 0])
+    loaded = load(save(model, tmp_path / "m.npz"))
+    assert loaded.hidden_layer_sizes == (5, 3)  # it came back as the default (100,)
+    _assert_same_predictions(model, loaded, X)
+    loaded.fit(X, X[:, 0])  # refitting builds the same network
+
+
 def test_generator_random_state_is_dropped_not_pickled(
     rng: np.random.Generator, tmp_path: Path
 ) -> None:

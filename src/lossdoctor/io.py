@@ -237,6 +237,8 @@ def _json_value(value: Any) -> Any:
         return float(value)
     if isinstance(value, np.dtype):
         return str(value)
+    if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "biuf":
+        value = value.tolist()  # hidden_layer_sizes=np.array([64, 32]), say
     if isinstance(value, (tuple, list)):
         items = [_json_value(v) for v in value]
         return _NOT_JSON if any(v is _NOT_JSON for v in items) else items
