@@ -495,3 +495,18 @@ def test_every_entry_point_infers_the_same_task_for_diabetes() -> None:
     assert _task_of(data.y, "auto") == "regression"
     setup = make_setup(data.X, data.y, hidden_layer_sizes=(4,))
     assert setup.net.head == "identity" and setup.Y.shape == (442, 1)
+
+
+def test_date_column_is_refused_by_name(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "when": pd.date_range("2026-01-01", periods=4, freq="D"),
+            "x": [0.1, 0.2, 0.3, 0.4],
+            "target": [0, 1, 0, 1],
+        }
+    )
+    path = tmp_path / "dated.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(DataError, match=r"column 'when' in .*dated\.parquet holds dates"):
+        read_dataset(path)
+    assert read_dataset(path, features=["x"]).X.shape == (4, 1)  # leaving it out works

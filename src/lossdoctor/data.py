@@ -385,6 +385,14 @@ def _numeric_column(column: pd.Series, name: str, source: str) -> np.ndarray:
     """Return one feature column as float64 or say which value is not a number."""
     if pd.api.types.is_numeric_dtype(column.dtype):
         return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    if pd.api.types.is_datetime64_any_dtype(column.dtype) or pd.api.types.is_timedelta64_dtype(
+        column.dtype
+    ):
+        # pandas would turn these into nanosecond counts near 1e18, which no scaling makes useful.
+        raise DataError(
+            f"column {name!r} in {source} holds dates or durations ({column.dtype}); convert it "
+            "to numbers first (days since a reference date, say) or leave it out"
+        )
     numeric = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     # A value that was present but did not parse is non-numeric; a missing one is reported
     # later as non-finite, with the count.
