@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import sklearn.neural_network as sknn
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.utils.estimator_checks import check_estimator
 
 from lossdoctor import MLPClassifier, MLPRegressor
@@ -164,6 +164,12 @@ def test_early_stopping_attributes(cancer) -> None:
     clf = MLPClassifier((8,), early_stopping=True, max_iter=30, random_state=0).fit(X, y)
     assert clf.best_loss_ is None
     assert clf.best_validation_score_ == max(clf.validation_scores_)
+    # A column-vector y is the same target: the same stratified split, the same run.
+    with pytest.warns(DataConversionWarning, match="column-vector"):
+        column = MLPClassifier((8,), early_stopping=True, max_iter=30, random_state=0)
+        column.fit(X, y[:, None])
+    assert column.validation_scores_ == clf.validation_scores_
+    assert np.array_equal(column.predict_proba(X), clf.predict_proba(X))
 
 
 @pytest.mark.parametrize(

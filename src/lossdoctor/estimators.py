@@ -226,7 +226,10 @@ class _BaseMLP(BaseEstimator):
 
         validation = None
         if self.early_stopping:
-            stratify = y if isinstance(self, ClassifierMixin) and y.ndim == 1 else None
+            # A column vector is one target like a 1-d y (the encoder warns about it); stratify
+            # on it in the same way so that both give the same split.
+            one_column = y.ndim == 1 or y.shape[1] == 1
+            stratify = y.reshape(-1) if isinstance(self, ClassifierMixin) and one_column else None
             seed = int(rng.integers(2**31 - 1))
             X, X_val, Y, Y_val = train_test_split(
                 X, Y, test_size=self.validation_fraction, random_state=seed, stratify=stratify
