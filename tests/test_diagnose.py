@@ -210,6 +210,17 @@ def test_diagnose_history_of_the_classic_oscillation() -> None:
     assert not d.healthy
 
 
+@pytest.mark.parametrize(
+    "losses", [[1, 2, 4, 8, 16, 32, 64, 128], [1.0, math.nan], [1.0, 0.5, 50.0, 0.4, 0.3]]
+)
+def test_diagnose_history_without_a_learning_rate(losses: list[float]) -> None:
+    # lr is optional: the finding then names no rate (it raised a TypeError formatting None).
+    d = diagnose_history(losses)
+    assert d.codes[0] == "lr-too-high"
+    assert d.findings[0].message.startswith("The learning rate is too high: ")
+    assert d.findings[0].fix == "Lower the learning rate tenfold."
+
+
 def test_diagnose_history_healthy_nan_plateau_and_overfitting() -> None:
     t = np.arange(100)
     d = diagnose_history(0.05 + 0.65 * np.exp(-t / 10), lr=0.1)

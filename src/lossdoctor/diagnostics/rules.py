@@ -321,6 +321,11 @@ def _curve(ev: dict[str, Any]) -> dict[str, Any]:
     return (ev.get("history") or {}).get("curve") or {}
 
 
+def _lr_text(lr: Any) -> str:
+    """`` 0.1`` to name the learning rate in a sentence, or nothing when it is not known."""
+    return "" if lr is None else f" {float(lr):g}"
+
+
 def _lr_fix_value(ev: dict[str, Any], high: bool) -> tuple[float | None, str]:
     lr = ev.get("learning_rate_init")
     bound = (ev.get("lr") or {}).get("threshold")
@@ -399,7 +404,7 @@ def _lr_rules(ev: dict[str, Any], data_ok: bool) -> list[Finding]:
             Finding(
                 "lr-too-high",
                 severity,
-                f"The learning rate {lr:g} is too high: " + "; ".join(parts) + ".",
+                f"The learning rate{_lr_text(lr)} is too high: " + "; ".join(parts) + ".",
                 evidence,
                 f"learning_rate_init={value:g} ({why})."
                 if value
@@ -430,7 +435,7 @@ def _lr_rules(ev: dict[str, Any], data_ok: bool) -> list[Finding]:
             Finding(
                 "lr-too-low",
                 "warning",
-                f"The learning rate {lr:g} is too low: {why_small}, and the loss curve is "
+                f"The learning rate{_lr_text(lr)} is too low: {why_small}, and the loss curve is "
                 f"{label}: {curve.get('message', '')}.",
                 evidence,
                 f"learning_rate_init={value:g} ({why})."
