@@ -9,7 +9,14 @@ import pytest
 
 from lossdoctor.network import Network, forward, init_params
 from lossdoctor.optimizers import adam, sgd
-from lossdoctor.training import Callback, History, fit, iter_batches, score_from_logits
+from lossdoctor.training import (
+    Callback,
+    History,
+    fit,
+    iter_batches,
+    loss_and_grad,
+    score_from_logits,
+)
 
 CLASSIC = Network((30, 128, 64, 1), "tanh", "binary")
 
@@ -212,3 +219,25 @@ def test_score_from_logits_is_the_estimators_score(rng: np.random.Generator) -> 
     assert score_from_logits("binary", logits, labels.astype(float)) == pytest.approx(
         accuracy_score(labels, (logits > 0).astype(int))
     )
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5])  # the in-place update path, and the other one
+@pytest.mark.parametrize("batch_size", [None, 64])
+def test_a_non_finite_loss_keeps_the_last_weights_whose_loss_was_finite(
+    momentum: float, batch_size: int | None
+) -> None:
+    # A linear network with lr 1 on diabetes' raw features and targets diverges within a few
+    # epochs. It used to return the very weights whose loss was inf or nan.
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    net = Network((10, 32, 16, 1), "identity", "identity")
+    p0 = init_params(net, np.random.default_rng(0))
+    opt = sgd(1.0, momentum=momentum)
+    result = fit(net, p0, X, y[:, None], optimizer=opt, epochs=50, batch_size=batch_size,
+                 n_iter_no_change=None)  # fmt: skip
+    assert result.history.stop_reason == "non-finite"
+    with np.errstate(over="ignore"):
+        value, _ = loss_and_grad(net, result.params, X, y[:, None])
+    assert math.isfinite(value)
+    assert all(np.isfinite(p).all() for p in result.params.values())

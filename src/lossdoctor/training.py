@@ -339,6 +339,7 @@ def fit(
         if in_place
         else math.inf
     )
+    previous: Params | None = None  # the weights before the last update, whose loss was finite
     start = time.perf_counter()
     bar = _progress_bar(epochs, progress)
     try:
@@ -361,6 +362,8 @@ def fit(
                 norm = global_norm(grads)
                 if not (math.isfinite(value) and math.isfinite(norm)):
                     non_finite = True
+                    if previous is not None:  # these weights gave the non-finite loss
+                        params = previous
                     break
                 if clip_norm is not None:
                     grads, norm = clip_by_global_norm(grads, clip_norm)
@@ -378,6 +381,9 @@ def fit(
                     break
                 if in_place:
                     spare = params
+                # With plain descent this is the spare set: not written again before the next
+                # step's loss has been found finite.
+                previous = params
                 params = new_params
                 total += value * Xb.shape[0]
                 norms.append(norm)
