@@ -241,6 +241,17 @@ def test_diverging_run_warns_in_one_line(capsys) -> None:
         assert line.startswith("lossdoctor: warning: ")
 
 
+def test_diverged_regression_keeps_finite_weights_and_a_short_summary(capsys) -> None:
+    # Unscaled diabetes with a linear network at lr 1 diverges in epoch 5. The weights of epoch 4
+    # are kept (it ended in "Input contains NaN"), and their R^2 of about -8e129 prints as such.
+    argv = ["train", "builtin:diabetes", "--activation", "identity", "--lr", "1", "--scale"]
+    code, out, err = run(capsys, *argv, "none", "--epochs", "50")
+    assert code == 0, err
+    assert "became non-finite in epoch 5" in err
+    r2 = next(line for line in out.splitlines() if "training R^2" in line)
+    assert float(r2.split()[-1]) < -1e100 and len(r2) < 60
+
+
 # --- predict -------------------------------------------------------------------------------
 
 

@@ -484,12 +484,12 @@ def _run_train(args: argparse.Namespace) -> int:
     rows = [
         ("epochs", f"{est.n_iter_} ({history.message})"),
         ("final loss", f"{est.loss_:.6g}"),
-        (f"training {score_name}", f"{model.score(*result.train):.4f}"),
+        (f"training {score_name}", f"{model.score(*result.train):.4g}"),
     ]
     if result.validation is not None:
         n_val = len(result.validation[1])
         score = model.score(*result.validation)
-        rows.append((f"validation {score_name}", f"{score:.4f} ({n_val} held-out samples)"))
+        rows.append((f"validation {score_name}", f"{score:.4g} ({n_val} held-out samples)"))
     rows.append(("time", f"{result.seconds:.2f} s"))
     lines = [
         f"trained {type(est).__name__} {arch} ({est.activation}, {args.optimizer}, "
