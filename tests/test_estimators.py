@@ -159,6 +159,32 @@ def test_warm_start_continues(cancer) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"solver": "adam", "learning_rate_init": 0.01},
+        {"momentum": 0.9},
+        {"dtype": "float32"},
+        {"early_stopping": True, "n_iter_no_change": 2, "max_iter": 30},
+    ],
+)
+def test_warm_start_after_set_params(cancer, change: dict) -> None:
+    # Each of these used to crash (another optimiser's state), be ignored (dtype) or leave
+    # best_validation_score_ NaN (early stopping switched on).
+    X, y = cancer
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    kw = dict(solver="gd", momentum=0.0, learning_rate_init=0.5, max_iter=5, n_iter_no_change=None)
+    clf = MLPClassifier((8,), warm_start=True, random_state=0, **kw).fit(X, y)
+    clf.set_params(**change).fit(X, y)
+    dtype = np.dtype(change.get("dtype", "float64"))
+    assert all(p.dtype == dtype for p in clf.params_.values())
+    assert clf.predict_proba(X).dtype == dtype
+    assert clf.score(X, y) > 0.9
+    if change.get("early_stopping"):
+        assert clf.best_validation_score_ == np.nanmax(clf.validation_scores_) > 0.5
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_early_stopping_attributes(cancer) -> None:
     X, y = cancer
     clf = MLPClassifier((8,), early_stopping=True, max_iter=30, random_state=0).fit(X, y)

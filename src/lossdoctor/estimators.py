@@ -223,6 +223,13 @@ class _BaseMLP(BaseEstimator):
                     f"but the data and parameters give {net}"
                 )
             params, opt_state = self.params_, self._opt_state
+            if any(p.dtype != dtype for p in params.values()):
+                # dtype was changed since the last fit: go on in the new precision.
+                params = {k: p.astype(dtype) for k, p in params.items()}
+                opt_state = None
+        optimizer = self._optimizer()
+        if opt_state is not None and type(opt_state) is not type(optimizer.init(params)):
+            opt_state = None  # the solver or momentum was changed: the old state does not apply
 
         validation = None
         if self.early_stopping:
@@ -240,7 +247,7 @@ class _BaseMLP(BaseEstimator):
             params,
             X,
             Y,
-            optimizer=self._optimizer(),
+            optimizer=optimizer,
             epochs=int(self.max_iter),
             batch_size=self._batch_size(X.shape[0]),
             rng=rng if self.shuffle else None,
@@ -281,7 +288,9 @@ class _BaseMLP(BaseEstimator):
         self.loss_ = history.loss[-1] if history.loss else math.nan
         if self.early_stopping:
             self.validation_scores_ = list(history.val_score)
-            self.best_validation_score_ = max(history.val_score, default=math.nan)
+            # Epochs of earlier warm-started fits without early stopping have NaN scores.
+            scored = [v for v in history.val_score if not math.isnan(v)]
+            self.best_validation_score_ = max(scored, default=math.nan)
             self.best_loss_ = None
         else:
             self.validation_scores_ = None  # type: ignore[assignment]
