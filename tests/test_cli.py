@@ -170,6 +170,11 @@ def test_version_and_help(capsys) -> None:
     assert (code, out) == (0, f"lossdoctor {__version__}\n")
     code, out, _ = run(capsys, "train", "--help")
     assert code == 0 and "--batch-size" in out and "--validation-fraction" in out
+    for command in ("train", "predict", "gradcheck", "lr-find", "sweep", "diagnose"):
+        code, out, _ = run(capsys, command, "--help")
+        assert code == 0 and "object at 0x" not in out, command  # no sentinel as a default
+    code, out, _ = run(capsys, "diagnose", "--help")
+    assert "without DATA: 1" in " ".join(out.split())
 
 
 # --- train ---------------------------------------------------------------------------------

@@ -851,7 +851,15 @@ def _auto_lr(args: argparse.Namespace) -> tuple[float, str]:
 
 # --- diagnose: why does it not train? ----------------------------------------------------------
 
-_UNSET: Any = object()  # an option the user did not give (None can be a real value)
+
+class _Unset:
+    """An option the user did not give (None can be a real value); ``--help`` prints it."""
+
+    def __str__(self) -> str:
+        return "train's with DATA, the classic set-up's without"
+
+
+_UNSET: Any = _Unset()
 # The options whose default differs between the classic set-up (no DATA) and train's.
 _DIAGNOSE_SETUP_KEYS = (
     "hidden",
@@ -880,6 +888,9 @@ def _add_diagnose(subparsers: Any) -> argparse.ArgumentParser:
     )
     _add_setup_options(parser)
     parser.set_defaults(**dict.fromkeys(_DIAGNOSE_SETUP_KEYS, _UNSET))
+    for action in parser._actions:
+        if action.dest == "lr" and action.help:  # its help spells out train's defaults
+            action.help = action.help.rstrip(")") + "; without DATA: 1, the classic set-up's)"
     parser.add_argument(
         "--fix",
         action="store_true",
