@@ -375,3 +375,20 @@ def test_estimator_diagnose_true_on_weights_that_blew_up(rng: np.random.Generato
     clf.fit(X, y)
     assert clf.diagnosis_.codes[0] == "inputs-unscaled"
     assert not clf.diagnosis_.healthy
+
+
+def test_exploding_gradients_that_overflow_are_called_non_finite() -> None:
+    # The rule fired on the non-finite probe but reported the finite ones alone: "from 343 to 343
+    # (x1)".
+    from lossdoctor.diagnostics.rules import _monitor_rules
+
+    monitor = {
+        "epoch": [0, 10, 20],
+        "grad_norm": {"W1": [300.0, 400.0, math.inf], "b1": [10.0, 20.0, math.nan]},
+    }
+    findings = [f for f in _monitor_rules({"monitor": monitor}) if f.code == "exploding-gradients"]
+    assert len(findings) == 1
+    assert "to non-finite by epoch 20" in findings[0].message
+    ev = findings[0].evidence
+    assert ev["grad_norm_start"] == pytest.approx(math.hypot(300.0, 10.0), rel=1e-3)
+    assert ev["grad_norm_max"] == pytest.approx(math.hypot(400.0, 20.0), rel=1e-3)

@@ -551,16 +551,25 @@ def _monitor_rules(ev: dict[str, Any]) -> list[Finding]:
         math.sqrt(sum(gn[k][i] ** 2 for k in gn)) for k0 in list(gn)[:1] for i in range(len(gn[k0]))
     ]
     if len(total) >= 2 and total[0] > 0:
-        finite = [t for t in total if math.isfinite(t)]
-        growth = max(finite) / total[0] if finite else math.inf
-        if growth > GRAD_GROWTH_MAX or len(finite) < len(total):
+        largest = max((t for t in total if math.isfinite(t)), default=math.nan)
+        overflow = next((i for i, t in enumerate(total) if not math.isfinite(t)), None)
+        growth = largest / total[0] if overflow is None else math.inf
+        if growth > GRAD_GROWTH_MAX or overflow is not None:
+            epochs = mon.get("epoch") or []
+            if overflow is None:
+                why = f"the gradient norm grew from {total[0]:.3g} to {largest:.3g} (x{growth:.3g})"
+            else:
+                when = f"epoch {epochs[overflow]}" if overflow < len(epochs) else "training"
+                why = (
+                    f"the gradient norm went from {total[0]:.3g} (largest finite {largest:.3g}) "
+                    f"to non-finite by {when}"
+                )
             out.append(
                 _exploding(
-                    f"the gradient norm grew from {total[0]:.3g} to {max(finite):.3g} "
-                    f"(x{growth:.3g}) during training",
+                    f"{why} during training" if overflow is None else why,
                     {
                         "grad_norm_start": _f(total[0]),
-                        "grad_norm_max": _f(max(finite)),
+                        "grad_norm_max": _f(largest),
                         "growth": _f(growth),
                     },
                 )
