@@ -86,6 +86,14 @@ def test_non_finite_value(capsys, tmp_path: Path) -> None:
     assert_one_line_error(*run(capsys, "train", path, *FAST), "'b'", "missing or non-finite")
 
 
+@pytest.mark.parametrize("command", ["train", "gradcheck", "lr-find", "sweep", "diagnose"])
+@pytest.mark.parametrize("value", ["-5", "1.5", "x"])
+def test_bad_seed_is_named(capsys, command: str, value: str) -> None:
+    # A negative seed reached NumPy, whose message named neither the option nor the value given.
+    result = run(capsys, command, "--seed", value)
+    assert_one_line_error(*result, "--seed", "non-negative integer", repr(value))
+
+
 def test_one_class_only(capsys, tmp_path: Path) -> None:
     path = _write(tmp_path, "one.csv", "a,b,target\n1,2,1\n3,4,1\n5,6,1\n")
     result = run(capsys, "train", path, "--task", "classification", *FAST)

@@ -96,15 +96,24 @@ class _Parser(argparse.ArgumentParser):
 # --- argument types: messages name the offending value ---------------------------------------
 
 
-def positive_int(text: str) -> int:
-    """Parse a positive integer, for ``type=``."""
+def _int_at_least(text: str, minimum: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """Parse a positive integer, for ``type=``."""
+    return _int_at_least(text, 1, "a positive integer")
+
+
+def seed(text: str) -> int:
+    """Parse a random seed, an integer >= 0 (what NumPy's generators take), for ``type=``."""
+    return _int_at_least(text, 0, "a non-negative integer")
 
 
 def positive_float(text: str) -> float:
@@ -187,7 +196,7 @@ def _add_network_options(parser: argparse.ArgumentParser) -> None:
         help="precision of the weights and of training (default: %(default)s)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seeds weights and shuffling (default: %(default)s)"
+        "--seed", type=seed, default=0, help="seeds weights and shuffling (default: %(default)s)"
     )
 
 
