@@ -340,3 +340,44 @@ def test_bad_input_raises_with_the_offending_value() -> None:
                 lambda: float(params["w"] @ params["w"]), params, grads, **{option: value}
             )
     assert np.array_equal(params["w"], np.ones(3))
+
+
+def test_a_saturated_float32_loss_is_flagged_not_blamed_on_the_gradient() -> None:
+    # A correct gradient of a float32 cross-entropy written as log(1 - p), with p rounding to 1
+    # for one sample, fails the finite differences. The report must say that the loss's precision
+    # may be at fault, and it must not invent a scale factor for the one-entry bias.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 5)).astype(np.float32)
+    y = (rng.random(64) < 0.5).astype(np.float32)
+    p = {"w": (3 * rng.normal(size=5)).astype(np.float32), "b": np.zeros(1, np.float32)}
+
+    def prob() -> np.ndarray:
+        return 1 / (1 + np.exp(-(X @ p["w"] + p["b"])))
+
+    def loss() -> float:
+        with np.errstate(divide="ignore"):
+            return float(-np.mean(y * np.log(prob()) + (1 - y) * np.log(1 - prob())))
+
+    def grads() -> dict[str, np.ndarray]:
+        d = (prob() - y) / 64
+        return {"w": X.T @ d, "b": np.array([d.sum()])}
+
+    report = check_gradients(loss, p, grads, rng=0)
+    text = str(report)
+    if not report.ok:
+        assert "low precision (eps 1.2e-07)" in text and "float64" in text
+        assert report["b"].hint is None
+    # In float64 the same gradient passes and the caveat is absent.
+    p64 = {k: v.astype(np.float64) for k, v in p.items()}
+    X64, y64 = X.astype(np.float64), y.astype(np.float64)
+
+    def loss64() -> float:
+        z = X64 @ p64["w"] + p64["b"]
+        return float(np.mean(np.logaddexp(0, z) - y64 * z))
+
+    def grads64() -> dict[str, np.ndarray]:
+        d = (1 / (1 + np.exp(-(X64 @ p64["w"] + p64["b"]))) - y64) / 64
+        return {"w": X64.T @ d, "b": np.array([d.sum()])}
+
+    ok = check_gradients(loss64, p64, grads64, rng=0)
+    assert ok.ok and "low precision" not in str(ok)

@@ -84,6 +84,8 @@ _NOISE_POINTS = 16
 _NOISE_SPAN = 0.1
 # The report calls the loss noisy above this many times its dtype's rounding allowance.
 _NOISY_LOSS = 100.0
+# A machine epsilon above this (float32, float16) gets the low-precision caveat on failures.
+_LOW_PRECISION = 1e-10
 # Each retry of a disagreeing probe divides the step by this factor (float64 / float32).
 _RETRY_FACTOR_F64 = 10.0
 _RETRY_FACTOR_LOW = 4.0
@@ -235,6 +237,8 @@ class GradientReport:
     loss_resolution : float
         The rounding allowance the loss's dtype implies, for comparison: a loss much noisier
         than this is computed with cancellation (for example ``log(1 - p)`` for p near 1).
+    precision : float
+        Machine epsilon of the coarsest of the loss and the parameters (2.2e-16 for float64).
     """
 
     tensors: tuple[TensorCheck, ...]
@@ -246,6 +250,7 @@ class GradientReport:
     unused_grads: tuple[str, ...] = field(default=())
     loss_noise: float = 0.0
     loss_resolution: float = 0.0
+    precision: float = float(np.finfo(np.float64).eps)
 
     @property
     def ok(self) -> bool:
@@ -275,6 +280,7 @@ class GradientReport:
             "unused_grads": list(self.unused_grads),
             "loss_noise": _json_float(self.loss_noise),
             "loss_resolution": _json_float(self.loss_resolution),
+            "precision": self.precision,
             "failing": [t.name for t in self.failing],
             "tensors": [t.to_dict() for t in self.tensors],
         }
@@ -310,6 +316,13 @@ class GradientReport:
                 f"{self.loss_noise / max(self.loss_resolution, 1e-300):.0f} times what its "
                 "dtype allows, which blunts this check. Compute it without cancellation, for "
                 "example cross-entropy from logits instead of log(1 - p)."
+            )
+        if failing and self.precision > _LOW_PRECISION:
+            lines.append(
+                f"  The loss is computed in low precision (eps {self.precision:.1e}). Where it "
+                "saturates, as log(1 - p) does for p near 1, its finite differences can be off "
+                "by more than its measured noise, so a correct gradient can fail. Before "
+                "trusting a failure, repeat the check with parameters and data in float64."
             )
         header = ("tensor", "shape", "rel error", "max abs error", "at", "verdict", "hint")
         rows = [header]
@@ -458,6 +471,7 @@ def check_gradients(
         mode=mode,
         loss_noise=noise,
         loss_resolution=_NOISE_ULPS * eps * abs(f0),
+        precision=eps,
         rtol=tol,
         step=h_rel,
         loss_value=f0,
@@ -903,7 +917,7 @@ class _Checker:
             and abs(factor - 1.0) > _WARN_FACTOR * self.rtol
             # A fitted factor can absorb a wrong activation derivative in a short bias vector at
             # float32 precision: unless the fit is tight, believe only the factors bugs make.
-            and self._plausible_factor(factor, _compare(G / factor, H).rel_error)
+            and self._plausible_factor(factor, _compare(G / factor, H).rel_error, G.size)
         ):
             return "scale-mismatch", factor, _scale_sentence(factor)
         axes = [a for a in range(G.ndim) if G.shape[a] > 1 and _constant_along(G, a)]
@@ -920,13 +934,13 @@ class _Checker:
             "gradient",
         )
 
-    def _plausible_factor(self, factor: float, error: float) -> bool:
+    def _plausible_factor(self, factor: float, error: float, size: int) -> bool:
         """Whether a fitted scale factor is what a bug makes: a whole number or its reciprocal
-        (as precisely as the fit allows), or any factor when the fit is tight."""
-        return (
-            error <= _TIGHT_FIT * self.rtol
-            or _whole_factor(factor, max(_WHOLE_FACTOR_RTOL, 2 * error)) is not None
-        )
+        (as precisely as the fit allows), or any factor when the fit is tight. A one-entry
+        tensor always fits a factor tightly, so for it only the whole numbers count."""
+        return (error <= _TIGHT_FIT * self.rtol and size > 1) or _whole_factor(
+            factor, max(_WHOLE_FACTOR_RTOL, 2 * error)
+        ) is not None
 
     def reduction_evidence(
         self, x: np.ndarray, x0: np.ndarray, G: F64, P: _Probes, axes: tuple[int, ...]
