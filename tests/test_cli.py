@@ -254,6 +254,13 @@ def test_diverging_run_warns_in_one_line(capsys) -> None:
         assert line.startswith("lossdoctor: warning: ")
 
 
+def test_diagnose_with_weights_that_overflow_ends_normally(capsys) -> None:
+    # lr 1e300 drives a weight norm to inf; a depth ratio then divided by zero (a traceback).
+    code, out, err = run(capsys, "diagnose", "builtin:iris", "--lr", "1e300", "--epochs", "5")
+    assert code == 0 and "Traceback" not in err
+    assert "lr-too-high" in out
+
+
 def test_diverged_regression_keeps_finite_weights_and_a_short_summary(capsys) -> None:
     # Unscaled diabetes with a linear network at lr 1 diverges in epoch 5. The weights of epoch 4
     # are kept (it ended in "Input contains NaN"), and their R^2 of about -8e129 prints as such.

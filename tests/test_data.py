@@ -510,3 +510,10 @@ def test_date_column_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"column 'when' in .*dated\.parquet holds dates"):
         read_dataset(path)
     assert read_dataset(path, features=["x"]).X.shape == (4, 1)  # leaving it out works
+
+
+def test_npz_with_no_feature_columns_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "nocols.npz"
+    np.savez(path, X=np.ones((40, 0)), y=np.arange(40) % 2)
+    with pytest.raises(DataError, match=r"nocols\.npz has no feature columns.*\(40, 0\)"):
+        read_dataset(path)

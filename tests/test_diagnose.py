@@ -392,3 +392,72 @@ def test_exploding_gradients_that_overflow_are_called_non_finite() -> None:
     ev = findings[0].evidence
     assert ev["grad_norm_start"] == pytest.approx(math.hypot(300.0, 10.0), rel=1e-3)
     assert ev["grad_norm_max"] == pytest.approx(math.hypot(400.0, 20.0), rel=1e-3)
+
+
+def test_training_monitor_with_weights_recorded_every_fifth_epoch(rng: np.random.Generator) -> None:
+    # Gradients every epoch, weights every fifth: the series line up by epoch (IndexError before).
+    Ws = {f"W{i}": rng.standard_normal((8, 8)) for i in (1, 2, 3)}
+    m = TrainingMonitor(activation="tanh")
+    for e in range(1, 21):
+        grads = {k: v * 0.01 for k, v in Ws.items()}
+        m.record(epoch=e, loss=0.7 * math.exp(-e / 10) + 0.05, grads=grads,
+                 params=Ws if e % 5 == 0 else None)  # fmt: skip
+    series = m.series
+    assert all(len(v) == 20 for v in series["grad_norm"].values())
+    assert all(len(v) == 20 for v in series["weight_norm"].values())
+    assert math.isnan(series["weight_norm"]["W1"][0]) and not math.isnan(
+        series["weight_norm"]["W1"][4]
+    )
+    assert m.diagnose(lr=0.01).healthy
+
+
+def test_training_monitor_tells_relu_from_sigmoid_and_checks_its_arguments(
+    rng: np.random.Generator,
+) -> None:
+    # ReLU outputs that happen to stay below 1 are not a saturated sigmoid.
+    m = TrainingMonitor()
+    W = rng.standard_normal((30, 16)) * 0.05
+    for e in range(1, 31):
+        A1 = np.maximum(rng.standard_normal((64, 30)) @ W, 0)
+        m.record(epoch=e, loss=0.7 * math.exp(-e / 10) + 0.05, activations={"A1": A1})
+    assert "saturated-activations" not in m.diagnose(lr=0.01).codes
+    assert TrainingMonitor(activation="ReLU").activation == "relu"
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        TrainingMonitor(activation="swish")
+    with pytest.raises(ValueError, match=r"samples_axis must be 0 .* got 5"):
+        TrainingMonitor(samples_axis=5)
+    # The cost of course code, shape (1, 1), is one number.
+    m.record(epoch=31, loss=np.array([[0.5]]))
+    assert m.losses[-1] == 0.5
+    with pytest.raises(ValueError, match=r"loss must be a single number.*\(2,\)"):
+        m.record(epoch=32, loss=np.array([0.5, 0.4]))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"lr": 0.0}, "lr must be a positive finite number, got 0.0"),
+        ({"lr": -1.0}, "lr must be a positive finite number, got -1.0"),
+        ({"lr": math.inf}, "lr must be a positive finite number, got inf"),
+        ({"lr": "0.1"}, "lr must be a positive finite number, got '0.1'"),
+        ({"chance_loss": 0.0}, "chance_loss must be a positive finite number, got 0.0"),
+        ({"chance_loss": math.nan}, "chance_loss must be a positive finite number, got nan"),
+        ({"optimizer": "sgdx"}, "optimizer must be one of .* got 'sgdx'"),
+        ({"activation": "swish"}, "unknown activation 'swish'"),
+        ({"val_losses": [0.7, 0.6]}, r"val_losses must have one value per epoch like losses \(4\)"),
+        ({"X": np.ones(5)}, r"X must be \(n_samples, n_features\).*\(5,\)"),
+        ({"X": np.ones((5, 2)), "y": [0, 1]}, "different numbers of samples: 5 and 2"),
+    ],
+)
+def test_diagnose_history_names_bad_arguments(kwargs: dict, match: str) -> None:
+    # Each of these was accepted and gave a wrong or misleading diagnosis ("Healthy", "the
+    # learning rate 0 is too high", "learning_rate_init=-0.1"), or raised from deep inside.
+    with pytest.raises(ValueError, match=match):
+        diagnose_history([0.7, 0.7, 0.7, 0.7], **kwargs)
+
+
+def test_diagnose_history_refuses_negative_and_2d_losses() -> None:
+    with pytest.raises(ValueError, match="non-negative, got -2 at epoch 2"):
+        diagnose_history([1.0, -2.0, 3.0])
+    with pytest.raises(ValueError, match=r"1-d\), got shape \(2, 2\)"):
+        diagnose_history([[0.7, 0.6], [0.5, 0.4]])

@@ -452,6 +452,8 @@ def _read_npz(
         )
     if X.shape[0] == 0:
         raise DataError(f"{source} has no rows: array 'X' has shape {X.shape}")
+    if X.shape[1] == 0:
+        raise DataError(f"{source} has no feature columns: array 'X' has shape {X.shape}")
     if X.dtype.kind not in "biuf":
         raise DataError(f"array 'X' in {source} is not numeric: dtype {X.dtype}")
 

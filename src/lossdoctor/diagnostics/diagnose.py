@@ -16,12 +16,14 @@ Three entry points, one set of rules (:mod:`lossdoctor.diagnostics.rules`):
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ..activations import ACTIVATIONS
 from ..data import infer_task
 from ..network import Network, Params, init_params
 from ..training import History, fit
@@ -737,6 +739,70 @@ def diagnose_fitted(model: Any, X: NDArray, Y: NDArray) -> Diagnosis:
     )
 
 
+def _check_history_args(
+    losses: ArrayLike,
+    lr: float | None,
+    val_losses: ArrayLike | None,
+    chance_loss: float | None,
+    activation: str | None,
+    optimizer: str,
+    X: ArrayLike | None,
+    y: ArrayLike | None,
+    task: str,
+) -> tuple[NDArray, NDArray | None, NDArray | None, NDArray | None]:
+    """Validate :func:`diagnose_history`'s arguments once, naming any bad value."""
+    L = np.asarray(losses, dtype=np.float64)
+    if L.ndim != 1:
+        raise ValueError(f"losses must be one loss per epoch (1-d), got shape {L.shape}")
+    if L.size == 0:
+        raise ValueError("losses is empty: there is no history to diagnose")
+    negative = np.isfinite(L) & (L < 0)
+    if negative.any():
+        i = int(np.argmax(negative))
+        raise ValueError(f"losses must be non-negative, got {L[i]:.6g} at epoch {i + 1}")
+    vl = None
+    if val_losses is not None:
+        vl = np.asarray(val_losses, dtype=np.float64)
+        if vl.shape != L.shape:
+            raise ValueError(
+                f"val_losses must have one value per epoch like losses ({L.size}), got shape "
+                f"{vl.shape}"
+            )
+    if lr is not None and not (isinstance(lr, numbers.Real) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    if chance_loss is not None and not (
+        isinstance(chance_loss, numbers.Real) and math.isfinite(chance_loss) and chance_loss > 0
+    ):
+        raise ValueError(f"chance_loss must be a positive finite number, got {chance_loss!r}")
+    if optimizer not in _HISTORY_OPTIMIZERS:
+        raise ValueError(
+            f"optimizer must be one of {', '.join(_HISTORY_OPTIMIZERS)}, got {optimizer!r}"
+        )
+    if activation is not None and activation not in ACTIVATIONS:
+        raise ValueError(
+            f"unknown activation {activation!r}; expected one of: {', '.join(sorted(ACTIVATIONS))}"
+        )
+    if task not in ("classification", "regression"):
+        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+    X_arr = y_arr = None
+    if X is not None:
+        X_arr = np.asarray(X, dtype=np.float64)
+        if X_arr.ndim != 2 or X_arr.shape[0] == 0 or X_arr.shape[1] == 0:
+            raise ValueError(f"X must be (n_samples, n_features) with both > 0, got {X_arr.shape}")
+        if y is not None:
+            y_arr = np.asarray(y)
+            if len(y_arr) != X_arr.shape[0]:
+                raise ValueError(
+                    f"X and y have different numbers of samples: {X_arr.shape[0]} and {len(y_arr)}"
+                )
+    elif y is not None:
+        raise ValueError("y needs X: the data checks read both")
+    return L, vl, X_arr, y_arr
+
+
+_HISTORY_OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adam")
+
+
 def diagnose_history(
     losses: ArrayLike,
     *,
@@ -786,15 +852,14 @@ def diagnose_history(
     >>> d.findings[0].code
     'lr-too-high'
     """
-    L = np.asarray(losses, dtype=np.float64).ravel()
-    if L.size == 0:
-        raise ValueError("losses is empty: there is no history to diagnose")
+    L, vl, X_arr, y_arr = _check_history_args(
+        losses, lr, val_losses, chance_loss, activation, optimizer, X, y, task
+    )
     history = History()
     finite = np.isfinite(L)
     n_ok = int(np.argmin(finite)) if not finite.all() else L.size
     history.loss = [float(v) for v in L[:n_ok]]
     history.epoch = list(range(1, n_ok + 1))
-    vl = np.asarray(val_losses, dtype=np.float64).ravel() if val_losses is not None else None
     history.val_loss = [float(v) for v in vl[:n_ok]] if vl is not None else [math.nan] * n_ok
     history.learning_rate = [float(lr) if lr is not None else math.nan] * n_ok
     history.stop_reason = "non-finite" if n_ok < L.size else "max_iter"
@@ -808,11 +873,7 @@ def diagnose_history(
         "learning_rate_init": lr,
         # The training inputs, when given, let the data checks name a root cause (for example
         # unscaled inputs) that the activations alone only show as a symptom.
-        "data": {}
-        if X is None
-        else data_evidence(
-            np.asarray(X, dtype=np.float64), None if y is None else np.asarray(y), task=task
-        ),
+        "data": {} if X_arr is None else data_evidence(X_arr, y_arr, task=task),
         "init": {},
         "lr": {},
         "lr_track": [],

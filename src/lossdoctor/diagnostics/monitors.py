@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..activations import ACTIVATIONS
 from ..losses import get_head
 from ..network import Network, Params, backward, forward
 from ..optimizers import Optimizer
@@ -140,6 +141,14 @@ def _append(store: dict[str, list[float]], key: str, value: float) -> None:
     store.setdefault(key, []).append(value)
 
 
+def _align(store: dict[str, list[float]], seen: set[str], n: int) -> None:
+    """Pad every series of ``store`` to ``n`` entries with NaN: at the end for a name that was
+    not recorded this time, at the start for a name recorded for the first time."""
+    for name, values in store.items():
+        missing = [math.nan] * (n - len(values))
+        store[name] = values + missing if name in seen else missing + values
+
+
 class MonitorCallback(Callback):
     """Record layer statistics on a probe batch while :func:`~lossdoctor.training.fit` trains.
 
@@ -252,9 +261,9 @@ class TrainingMonitor:
     Parameters
     ----------
     activation : str, optional
-        The hidden activation (``tanh``, ``sigmoid``, ``relu``, ...). By default it is guessed from
-        the recorded values: within [-1, 1] with negatives is tanh, within [0, 1] is sigmoid,
-        non-negative and unbounded is ReLU.
+        The hidden activation (``tanh``, ``sigmoid``, ``relu``, ...; any case). By default it is
+        guessed from the recorded values: within [-1, 1] with negatives is tanh, within [0, 1]
+        is sigmoid unless it has exact zeros (and no exact ones), non-negative otherwise is ReLU.
     samples_axis : int
         0 when samples are rows (``A1`` of shape (n_samples, n_units)), 1 when they are columns,
         as in code that computes ``W1 @ x``.
@@ -273,6 +282,16 @@ class TrainingMonitor:
     """
 
     def __init__(self, activation: str | None = None, *, samples_axis: int = 0) -> None:
+        if activation is not None:
+            name = str(activation).lower()  # "ReLU" and "Tanh" as PyTorch spells them
+            if name not in ACTIVATIONS:
+                valid = ", ".join(sorted(ACTIVATIONS))
+                raise ValueError(f"unknown activation {activation!r}; expected one of: {valid}")
+            activation = name
+        if samples_axis not in (0, 1):
+            raise ValueError(
+                f"samples_axis must be 0 (samples as rows) or 1 (as columns), got {samples_axis!r}"
+            )
         self.activation = activation
         self.samples_axis = samples_axis
         self.epochs: list[int] = []
@@ -284,7 +303,9 @@ class TrainingMonitor:
         lo, hi = float(np.min(A)), float(np.max(A))
         if lo >= -1 and hi <= 1 and lo < 0:
             return "tanh"
-        if lo >= 0 and hi <= 1:
+        # A sigmoid reaches exactly 0 only by underflow, and then its other tail reaches
+        # exactly 1; exact zeros without exact ones are ReLU's.
+        if lo >= 0 and hi <= 1 and not (lo == 0 and hi < 1):
             return "sigmoid"
         if lo >= 0:
             return "relu"
@@ -313,11 +334,19 @@ class TrainingMonitor:
             Parameters by name. They are copied, since loops usually update them in place.
         """
         s = self._series
+        value = np.asarray(loss, dtype=np.float64)
+        if value.size != 1:
+            raise ValueError(f"loss must be a single number, got an array of shape {value.shape}")
         self.epochs.append(int(epoch))
-        self.losses.append(float(loss))
-        if activations or grads or params:
-            s.epoch.append(int(epoch))
-            s.loss.append(float(loss))
+        self.losses.append(float(value.reshape(())))  # course code's cost has shape (1, 1)
+        if not (activations or grads or params):
+            return
+        s.epoch.append(int(epoch))
+        s.loss.append(self.losses[-1])
+        stores = (s.saturation, s.dead, s.activation_rms, s.grad_norm, s.weight_norm)
+        before = [set(store) for store in stores]
+        n_updates = len(s.update_epoch)
+        seen_updates = set(s.update_ratio)
         for name, A in (activations or {}).items():
             act = self.activation or self._guess_activation(A)
             st = activation_stats(act, A, samples_axis=self.samples_axis)
@@ -337,6 +366,12 @@ class TrainingMonitor:
                         w = _norm(self._prev[name])
                         _append(s.update_ratio, name, _norm(p - self._prev[name]) / max(w, 1e-300))
             self._prev = current
+        # Each call may record other names (gradients every epoch, weights every fifth): NaN
+        # marks what a call did not record, so that every series lines up with ``epoch``.
+        for store, seen in zip(stores, before):
+            _align(store, seen, len(s.epoch))
+        if len(s.update_epoch) > n_updates:
+            _align(s.update_ratio, seen_updates, len(s.update_epoch))
 
     @property
     def series(self) -> dict[str, Any]:

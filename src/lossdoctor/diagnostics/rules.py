@@ -458,7 +458,8 @@ def _monitor_rules(ev: dict[str, Any]) -> list[Finding]:
     mon = ev.get("monitor") or {}
     out: list[Finding] = []
     act = ev.get("activation")
-    sat = mon.get("saturation") or {}
+    # NaN marks an epoch where a user's loop recorded no value for that series.
+    sat = {k: _recorded(v) for k, v in (mon.get("saturation") or {}).items()}
     bad_sat = []
     for layer, shares in sat.items():
         if not shares:
@@ -488,7 +489,7 @@ def _monitor_rules(ev: dict[str, Any]) -> list[Finding]:
                 "input to unit scale.",
             )
         )
-    dead = mon.get("dead") or {}
+    dead = {k: _recorded(v) for k, v in (mon.get("dead") or {}).items()}
     bad_dead = [
         (layer, shares[0], shares[-1])
         for layer, shares in dead.items()
@@ -515,11 +516,12 @@ def _monitor_rules(ev: dict[str, Any]) -> list[Finding]:
     if len(weights) >= 3:  # a depth ratio needs at least one hidden layer between
         first, last = weights[0], weights[-1]
         rel = []
-        for i in range(len(gn[first])):
+        for i in range(min(len(gn[first]), len(gn[last]))):
             g1, gL = gn[first][i], gn[last][i]
-            w1 = wn.get(first, [1.0] * len(gn[first]))[i] or 1.0
-            wL = wn.get(last, [1.0] * len(gn[last]))[i] or 1.0
-            if gL > 0 and math.isfinite(g1) and math.isfinite(gL):
+            w1 = _at(wn.get(first), i) or 1.0
+            wL = _at(wn.get(last), i) or 1.0
+            # Only where all four are recorded and finite (a weight norm can overflow to inf).
+            if all(math.isfinite(v) and v > 0 for v in (g1, gL, w1, wL)) and gL / wL > 0:
                 rel.append((g1 / w1) / (gL / wL))
         if rel:
             start = rel[0]
@@ -547,9 +549,12 @@ def _monitor_rules(ev: dict[str, Any]) -> list[Finding]:
                     )
                 )
                 return out
-    total = [
-        math.sqrt(sum(gn[k][i] ** 2 for k in gn)) for k0 in list(gn)[:1] for i in range(len(gn[k0]))
-    ]
+    total, at = [], []  # the global gradient norm, and the index of its epoch
+    for i in range(min((len(v) for v in gn.values()), default=0)):
+        values = [gn[k][i] for k in gn if not math.isnan(gn[k][i])]
+        if values:  # an epoch with no gradient recorded is skipped; inf is kept
+            total.append(math.sqrt(sum(v**2 for v in values)))
+            at.append(i)
     if len(total) >= 2 and total[0] > 0:
         largest = max((t for t in total if math.isfinite(t)), default=math.nan)
         overflow = next((i for i, t in enumerate(total) if not math.isfinite(t)), None)
@@ -559,7 +564,8 @@ def _monitor_rules(ev: dict[str, Any]) -> list[Finding]:
             if overflow is None:
                 why = f"the gradient norm grew from {total[0]:.3g} to {largest:.3g} (x{growth:.3g})"
             else:
-                when = f"epoch {epochs[overflow]}" if overflow < len(epochs) else "training"
+                i = at[overflow]
+                when = f"epoch {epochs[i]}" if i < len(epochs) else "training"
                 why = (
                     f"the gradient norm went from {total[0]:.3g} (largest finite {largest:.3g}) "
                     f"to non-finite by {when}"
@@ -575,6 +581,15 @@ def _monitor_rules(ev: dict[str, Any]) -> list[Finding]:
                 )
             )
     return out
+
+
+def _recorded(values: list[float]) -> list[float]:
+    return [v for v in values if not math.isnan(v)]
+
+
+def _at(values: list[float] | None, i: int) -> float:
+    """Entry ``i`` of a series, or 1.0 when the series is absent or shorter."""
+    return values[i] if values is not None and i < len(values) else 1.0
 
 
 def _exploding(why: str, evidence: dict[str, Any]) -> Finding:
