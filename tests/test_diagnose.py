@@ -298,9 +298,12 @@ def test_healthy_setup_gets_only_a_healthy_summary(seed: int) -> None:
     data = builtin_dataset("iris")
     X = (data.X - data.X.mean(axis=0)) / data.X.std(axis=0)
     d = diagnose(X, data.y, hidden_layer_sizes=(16,), activation="relu", solver="adam",
-                 learning_rate_init=0.01, max_iter=60, random_state=seed)  # fmt: skip
+                 learning_rate_init=0.01, max_iter=60, random_state=seed, fix=True)  # fmt: skip
     assert d.healthy, d.codes
     assert d.summary.startswith("Healthy: the loss fell from")
+    # --fix on a healthy run changes nothing and retrains nothing ("fix applied: " was empty).
+    assert d.fix_params == {} and d.fixed is None
+    assert "fix applied" not in format_plain(d)
 
 
 def test_diagnose_regression_and_auto_task() -> None:

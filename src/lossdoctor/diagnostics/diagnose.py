@@ -517,7 +517,7 @@ def diagnose(
             _restate_lr_fix(
                 diagnosis, new_params["learning_rate_init"], bound, {**prep, **new_params}
             )
-    if fix:
+    if fix and (new_params or prep):  # a healthy run has nothing to apply and nothing to retrain
         fixed, _ = _run(
             Xa,
             ya,
