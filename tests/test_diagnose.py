@@ -434,6 +434,8 @@ def test_training_monitor_tells_relu_from_sigmoid_and_checks_its_arguments(
     assert m.losses[-1] == 0.5
     with pytest.raises(ValueError, match=r"loss must be a single number.*\(2,\)"):
         m.record(epoch=32, loss=np.array([0.5, 0.4]))
+    with pytest.raises(ValueError, match=r"grads\['W1'\] is None"):
+        m.record(epoch=32, loss=0.5, grads={"W1": None})
 
 
 @pytest.mark.parametrize(

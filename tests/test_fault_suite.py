@@ -99,3 +99,8 @@ def test_no_false_alarm_on_healthy_runs(suite: tuple[faults.SuiteResult, int]) -
 def test_load_case_data_rejects_unknown_names() -> None:
     with pytest.raises(ValueError, match="unknown suite data set"):
         faults.load_case_data("nope")
+    # A misspelt variant returned the scaled data, as if it had been asked for.
+    with pytest.raises(ValueError, match="unknown variant 'bogus' in 'iris/bogus'"):
+        faults.load_case_data("iris/bogus")
+    for case in faults.FAULT_CASES + faults.HEALTHY_CASES:
+        faults.load_case_data(case.dataset)  # every name the suite uses is valid

@@ -65,6 +65,9 @@ def _scaled(X: NDArray) -> NDArray:
     return standardize(X)
 
 
+_VARIANTS = ("scaled", "offset", "one-large", "nan", "inf", "nan-y", "constant", "imbalanced")
+
+
 def load_case_data(name: str) -> tuple[NDArray, NDArray]:
     """The ``(X, y)`` of a suite data set, with its planted fault.
 
@@ -86,6 +89,10 @@ def load_case_data(name: str) -> tuple[NDArray, NDArray]:
     from sklearn import datasets
 
     base, _, variant = name.partition("/")
+    if variant and variant not in _VARIANTS:
+        raise ValueError(
+            f"unknown variant {variant!r} in {name!r}; expected one of: {', '.join(_VARIANTS)}"
+        )
     rng = np.random.default_rng(SUITE_SEED)
     seed = int(rng.integers(2**31 - 1))
     X: NDArray

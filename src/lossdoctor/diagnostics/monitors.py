@@ -337,6 +337,10 @@ class TrainingMonitor:
         value = np.asarray(loss, dtype=np.float64)
         if value.size != 1:
             raise ValueError(f"loss must be a single number, got an array of shape {value.shape}")
+        for kind, arrays in (("activations", activations), ("grads", grads), ("params", params)):
+            for name, array in (arrays or {}).items():
+                if array is None:  # np.asarray(None, float) would be a silent NaN
+                    raise ValueError(f"{kind}[{name!r}] is None; leave the name out instead")
         self.epochs.append(int(epoch))
         self.losses.append(float(value.reshape(())))  # course code's cost has shape (1, 1)
         if not (activations or grads or params):
