@@ -51,11 +51,12 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from .activations import ACTIVATIONS
-from .estimators import MLPClassifier, MLPRegressor
+from .estimators import MLPClassifier, MLPRegressor, restore_fitted
 from .files import atomic_write
 from .losses import HEADS
 from .network import Network
-from .training import FitResult, History
+from .runspec import TargetEncoding
+from .training import History
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelFileError", "atomic_write", "load", "save"]
 
@@ -191,13 +192,13 @@ def _estimator_to_file(est: MLPClassifier | MLPRegressor, arrays: dict[str, NDAr
         },
     }
     if isinstance(est, MLPClassifier):
-        out["multilabel"] = bool(est._multilabel)
-        arrays[f"{_MLP}.classes"] = _safe_labels(est.classes_)
+        out["multilabel"] = bool(est.target_encoding_.multilabel)
+        arrays[f"{_MLP}.classes"] = _safe_labels(np.asarray(est.classes_))
         # Labels given as Python objects come back as an object array, so that predict returns
         # the same dtype as before saving.
         out["classes_object"] = est.classes_.dtype == object
     else:
-        out["y_ndim"] = int(est._y_ndim)
+        out["y_ndim"] = int(est.target_encoding_.y_ndim)
     return out
 
 
@@ -435,8 +436,6 @@ def _estimator_from_file(
     history.stop_reason, history.message = str(saved["stop_reason"]), str(saved["message"])
     history.best_epoch = saved["best_epoch"]
 
-    n_iter = len(history.loss)
-    n_samples = meta["t"] // n_iter if n_iter else 0
     if isinstance(est, MLPClassifier):
         classes = arrays[f"{_MLP}.classes"]
         if classes.ndim != 1:
@@ -444,20 +443,16 @@ def _estimator_from_file(
         if meta.get("classes_object", False):
             values, classes = classes.tolist(), np.empty(len(classes), dtype=object)
             classes[:] = values
-        est.classes_ = classes
-        est._multilabel = bool(meta["multilabel"])
-        est._head_name = net.head
+        encoding = TargetEncoding(net.head, classes, bool(meta["multilabel"]))
         n_out = net.layer_sizes[-1]
-        expected = 1 if len(classes) == 2 and not est._multilabel else len(classes)
+        expected = 1 if len(classes) == 2 and not encoding.multilabel else len(classes)
         if n_out != expected:
             raise ValueError(f"{len(classes)} classes but {n_out} network outputs")
     else:
-        est._y_ndim = int(meta["y_ndim"])
-    # The estimator's own code sets every derived attribute (coefs_, loss_curve_, n_iter_ ...),
-    # so they cannot drift from what fit() sets.
-    est._set_fitted(net, FitResult(weights, None, history), n_samples, True)
-    est.t_ = int(meta["t"])
-    est.n_features_in_ = int(meta["n_features_in"])
+        encoding = TargetEncoding("identity", None, False, int(meta["y_ndim"]))
+    restore_fitted(
+        est, net, weights, history, encoding, t=meta["t"], n_features_in=meta["n_features_in"]
+    )
     if est.n_features_in_ != net.layer_sizes[0]:
         raise ValueError(f"{est.n_features_in_} features but {net.layer_sizes[0]} network inputs")
     _set_feature_names(est, meta["feature_names_in"])

@@ -594,7 +594,7 @@ def sharpness(
     if y is None:
         raise TypeError("sharpness(model, X, y) needs y")
     X64 = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
-    Y = np.asarray(model._encode(np.asarray(y), fitting=False), dtype=np.float64)
+    Y = np.asarray(model.target_encoding_.encode(np.asarray(y)), dtype=np.float64)
     precond = adam_preconditioner(model) if preconditioned else None
     return sharpness_of(
         model.network_,
@@ -619,7 +619,7 @@ def adam_preconditioner(model: Any) -> dict[str, F64]:
     ValueError
         If the model was not trained with Adam.
     """
-    state: Any = getattr(model, "_opt_state", None)
+    state: Any = getattr(model, "optimizer_state_", None)
     if getattr(model, "solver", None) != "adam" or not hasattr(state, "nu"):
         raise ValueError(
             f"the preconditioned sharpness needs a model trained with solver='adam', "

@@ -26,7 +26,8 @@ from numpy.typing import ArrayLike, NDArray
 from ..activations import ACTIVATIONS
 from ..data import infer_task
 from ..network import Network, Params, init_params
-from ..training import History, fit
+from ..runspec import Run, RunSpec, fit_target_encoding, make_spec, train
+from ..training import History
 from .checks import chance_loss, data_evidence, init_evidence, lr_evidence, standardize
 from .curves import classify_curve
 from .findings import Diagnosis
@@ -68,23 +69,8 @@ def _task_of(y: NDArray, task: str) -> str:
     return infer_task(y)
 
 
-def _estimator(task: str, params: dict[str, Any]) -> Any:
-    from ..estimators import MLPClassifier, MLPRegressor
-
-    cls = MLPClassifier if task == "classification" else MLPRegressor
-    try:
-        est = cls(**params)
-    except TypeError as err:
-        raise TypeError(f"diagnose got an unknown set-up parameter: {err}") from None
-    est._check_params()
-    return est
-
-
-def _encode(est: Any, task: str, y: NDArray) -> NDArray:
-    if task == "classification":
-        return np.asarray(est._encode(y, fitting=True), dtype=np.float64)
-    yv = np.asarray(y, dtype=np.float64)
-    return yv[:, None] if yv.ndim == 1 else yv
+def _spec(params: dict[str, Any]) -> RunSpec:
+    return make_spec({**_DIAGNOSE_DEFAULTS, **params}, caller="diagnose")
 
 
 def _split(
@@ -102,16 +88,6 @@ def _split(
         X, Y, test_size=fraction, random_state=seed, stratify=stratify
     )
     return X_tr, Y_tr, X_val, Y_val
-
-
-def _optimizer_name(est: Any) -> tuple[str, float, bool]:
-    """The optimiser as :func:`~.curvature.stability_threshold` names it."""
-    if est.solver == "adam":
-        return "adam", float(est.beta_1), False
-    momentum = float(est.momentum)
-    nesterov = bool(est.nesterovs_momentum and momentum > 0)
-    name = "gd" if momentum == 0 else ("nesterov" if nesterov else "momentum")
-    return name, momentum, nesterov
 
 
 def _setup_dict(est: Any, task: str, extra: dict[str, Any]) -> dict[str, Any]:
@@ -210,9 +186,10 @@ def _run(
     prep: dict[str, Any],
 ) -> tuple[Diagnosis, dict[str, Any]]:
     """One diagnosed run; returns the diagnosis and the evidence the fixes need."""
-    est = _estimator(task, {**_DIAGNOSE_DEFAULTS, **params, "random_state": random_state})
-    Y = _encode(est, task, y)
-    dtype = np.dtype(str(est.dtype))
+    est = _spec({**params, "random_state": random_state})
+    encoding = fit_target_encoding(task, y)
+    Y = encoding.encode(y)
+    dtype = est.np_dtype
     ev_data = data_evidence(X, y, task=task)
 
     labels = y if task == "classification" and y.ndim == 1 else None
@@ -231,15 +208,14 @@ def _run(
         validation = (np.ascontiguousarray(X_val, dtype=dtype), Y_val.astype(dtype))
 
     # The same sequence of draws as the estimator's fit: weights first, then shuffling.
-    rng = est._rng()
-    hidden = est._hidden_sizes()
-    net = Network((X_tr.shape[1], *hidden, Y_tr.shape[1]), est.activation, est._head())
-    params0 = init_params(net, rng, init=est.init, init_scale=est.init_scale, dtype=dtype)
+    rng = est.rng()
+    net = est.network(X_tr.shape[1], Y_tr.shape[1], encoding.head)
+    params0 = est.initial_params(net, rng)
     n_train = X_tr.shape[0]
     probe = select_probe(n_train, np.random.default_rng(int(seed) + 2))
     ev_init = init_evidence(net, params0, X_tr[probe])
 
-    opt_name, momentum, nesterov = _optimizer_name(est)
+    opt_name, momentum, nesterov = est.optimizer_kind
     finite_data = bool(np.isfinite(X_tr).all() and np.isfinite(Y_tr).all())
     lr0 = float(est.learning_rate_init)
     ev_lr: dict[str, Any] = {}
@@ -269,24 +245,8 @@ def _run(
         X_tr[probe], Y_tr[probe], epochs=epochs, n_samples=n_train, snapshots=3 if ev_lr else 0
     )
     with np.errstate(all="ignore"):  # overflow is what the diagnosis is about, not a failure
-        result = fit(
-            net,
-            params0,
-            X_tr,
-            Y_tr,
-            optimizer=est._optimizer(),
-            epochs=epochs,
-            batch_size=est._batch_size(n_train),
-            rng=rng if est.shuffle else None,
-            alpha=float(est.alpha),
-            clip_norm=est.clip_norm,
-            validation=validation,
-            early_stopping=bool(est.early_stopping) and validation is not None,
-            n_iter_no_change=est.n_iter_no_change,
-            tol=float(est.tol),
-            callbacks=[monitor],
-            progress=False,
-        )
+        run = Run(net, params0, X_tr, Y_tr, rng, validation)
+        result = train(est, run, callbacks=[monitor], progress=False, verbose=False)
     history = result.history
 
     # Sharpness at a few points of the run, from the monitor's snapshots (references, not copies).
@@ -637,13 +597,11 @@ def _run_setup_only(
     prep: dict[str, Any],
 ) -> tuple[Network, Params, NDArray, NDArray] | None:
     """The fixed set-up's network, initial weights and training data (no training)."""
-    task = diagnosis.setup["task"]
-    est = _estimator(task, {**_DIAGNOSE_DEFAULTS, **params, **new, "random_state": 0})
+    est = _spec({**params, **new, "random_state": 0})
     X_tr, Y_tr, _, _, _ = _prepare(extra["X_tr"], extra["Y_tr"], None, None, prep)
     if not (np.isfinite(X_tr).all() and np.isfinite(Y_tr).all()):
         return None
-    sizes = (X_tr.shape[1], *est._hidden_sizes(), Y_tr.shape[1])
-    net = Network(sizes, est.activation, diagnosis.setup["head"])
+    net = est.network(X_tr.shape[1], Y_tr.shape[1], diagnosis.setup["head"])
     params0 = init_params(net, np.random.default_rng(0), init=est.init, init_scale=est.init_scale)
     return net, params0, X_tr, Y_tr
 
@@ -688,7 +646,7 @@ def diagnose_fitted(model: Any, X: NDArray, Y: NDArray) -> Diagnosis:
     monitor._net = net
     with np.errstate(all="ignore"):  # weights that blew up are a finding, not a warning
         monitor._probe(len(model.history_.epoch), model.params_)
-    opt_name, momentum, nesterov = _optimizer_name(model)
+    opt_name, momentum, nesterov = make_spec(model.get_params()).optimizer_kind
     lr_track: list[dict[str, Any]] = []
     history: History = model.history_
     if opt_name != "adam" and history.learning_rate:
