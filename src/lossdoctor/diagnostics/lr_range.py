@@ -81,12 +81,6 @@ class RangeTestResult:
     stop_reason: str
     evidence: dict[str, Any] = field(default_factory=dict)
 
-    def plot(self, path: str | None = None) -> Any:
-        """Plot the curve with the suggestion and the bound; save to ``path`` if given."""
-        from ..report.plots import plot_lr_range
-
-        return plot_lr_range(self, path)
-
     def summary(self) -> str:
         """Two lines: the suggestion with its rule, and the curvature bound."""
         return f"suggested learning rate {self.suggestion:.3g}: {self.rule}\n{self.bound_rule}"

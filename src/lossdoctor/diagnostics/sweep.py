@@ -142,12 +142,6 @@ class SweepResult:
         )
         return "\n".join(lines)
 
-    def plot(self, path: str | None = None) -> Any:
-        """Overlay the loss curves on a log axis; save to ``path`` if given."""
-        from ..report.plots import plot_sweep
-
-        return plot_sweep(self, path)
-
 
 def chance_loss(head: str, Y: NDArray) -> float | None:
     """Loss of the best constant prediction: the entropy of the class frequencies, or half the
