@@ -30,6 +30,7 @@ from ..network import Network, Params, forward
 from ..runspec import RunSpec
 from ..training import fit, score_from_logits
 from .curvature import StabilityVerdict, lr_verdict, sharpness_or_nan, stability_threshold
+from .evidence import chance_loss
 from .lr_range import make_setup
 
 __all__ = ["SweepResult", "SweepRow", "chance_loss", "lr_sweep"]
@@ -141,22 +142,6 @@ class SweepResult:
             f"sharpness, {self.limit_rule}; verdict: lr against the final sharpness"
         )
         return "\n".join(lines)
-
-
-def chance_loss(head: str, Y: NDArray) -> float | None:
-    """Loss of the best constant prediction: the entropy of the class frequencies, or half the
-    variance of the targets for squared error. None when it is zero (nothing to learn)."""
-    Y = np.asarray(Y, dtype=np.float64)
-    if head == "identity":
-        value = 0.5 * float(Y.var(axis=0).sum())
-    else:
-        p = Y.mean(axis=0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            terms = -p * np.log(p)
-            if head == "binary":
-                terms = terms - (1 - p) * np.log1p(-p)
-        value = float(np.nansum(terms))
-    return value if value > 0 else None
 
 
 def _run_one(
