@@ -21,7 +21,7 @@ from .diagnostics.lr_range import RangeTestResult, lr_range_test
 from .diagnostics.monitors import MonitorCallback, TrainingMonitor
 from .diagnostics.sweep import SweepResult, lr_sweep
 from .estimators import MLPClassifier, MLPRegressor
-from .io import ModelFileError, load, save
+from .model_files import ModelFileError, load, save
 from .network import Network, backward, forward, init_params
 from .optimizers import adam, apply_updates, sgd
 from .training import Callback, History, fit, loss_and_grad

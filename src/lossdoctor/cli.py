@@ -52,7 +52,8 @@ from .data import (
 )
 from .estimators import MLPClassifier, MLPRegressor
 from .initializers import INITIALIZERS
-from .io import ModelFileError, atomic_write, load, save
+from .atomic import atomic_write
+from .model_files import ModelFileError, load, save
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 

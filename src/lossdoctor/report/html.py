@@ -20,7 +20,7 @@ import jinja2
 import numpy as np
 
 from ..diagnostics.findings import SEVERITIES, Diagnosis
-from ..files import atomic_write
+from ..atomic import atomic_write
 from .figures import PLOT_IDS, diagnosis_figures
 
 __all__ = ["format_value", "render_html", "write_html_report"]
