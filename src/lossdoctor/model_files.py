@@ -51,8 +51,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from .activations import ACTIVATIONS
-from .estimators import MLPClassifier, MLPRegressor
 from .atomic import atomic_write
+from .estimators import MLPClassifier, MLPRegressor
 from .losses import HEADS
 from .network import Network
 from .training import FitResult, History
