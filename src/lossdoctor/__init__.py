@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
 from .network import Network, backward, forward, init_params
 from .optimizers import adam, apply_updates, sgd
 from .training import Callback, History, fit, loss_and_grad
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
     from .diagnostics.sweep import SweepResult, lr_sweep
     from .estimators import MLPClassifier, MLPRegressor
     from .model_files import ModelFileError, load, save
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CLASSIC_SETUP",

@@ -50,6 +50,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from ._version import __version__
 from .activations import ACTIVATIONS
 from .atomic import atomic_write
 from .estimators import MLPClassifier, MLPRegressor
@@ -273,8 +274,6 @@ def _safe_labels(classes: NDArray) -> NDArray:
 
 
 def _version() -> str:
-    from . import __version__
-
     return __version__
 
 
