@@ -15,7 +15,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from lossdoctor import MLPClassifier, MLPRegressor, __version__, cli
-from lossdoctor.io import load
+from lossdoctor.model_files import load
 
 # Small and short: the tests are about the command line, not about training.
 FAST = ["--hidden", "6", "--epochs", "3"]

@@ -39,6 +39,7 @@ from numpy.typing import NDArray
 
 from . import __version__
 from .activations import ACTIVATIONS
+from .atomic import atomic_write
 from .data import (
     BUILTIN_DATASETS,
     MAX_AUTO_CLASSES,
@@ -52,7 +53,7 @@ from .data import (
 )
 from .estimators import MLPClassifier, MLPRegressor
 from .initializers import INITIALIZERS
-from .io import ModelFileError, atomic_write, load, save
+from .model_files import ModelFileError, load, save
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
