@@ -43,7 +43,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
 
-from ..losses import get_head, sigmoid
+from ..activations import get_activation
+from ..losses import get_head
 from ..network import Network, Params, forward, n_layers
 from ..optimizers import Optimizer, global_norm
 from ..training import Callback, History, loss_and_grad
@@ -108,42 +109,6 @@ def unpack_params(vector: NDArray, like: Mapping[str, NDArray]) -> dict[str, NDA
 
 
 # -- exact Hessian-vector products (R-operator) ----------------------------------------------------
-# First and second derivative of each activation written through its output a = f(z), like the
-# backward rules in lossdoctor.activations: f'(z) = d1(a), f''(z) = d2(a).
-def _d1_d2(name: str, A: F64) -> tuple[F64, F64]:
-    if name == "tanh":
-        d1 = 1 - A * A
-        return d1, -2 * A * d1
-    if name in ("sigmoid", "logistic"):
-        d1 = A * (1 - A)
-        return d1, (1 - 2 * A) * d1
-    if name == "relu":
-        return (A > 0).astype(np.float64), np.zeros_like(A)
-    if name == "leaky_relu":
-        from ..activations import LEAKY_SLOPE
-
-        return np.where(A > 0, 1.0, LEAKY_SLOPE), np.zeros_like(A)
-    if name == "identity":
-        return np.ones_like(A), np.zeros_like(A)
-    raise ValueError(f"no second derivative is known for activation {name!r}")
-
-
-def _head_hvp(head: str, logits: F64, R: F64, n: int) -> F64:
-    """Hessian of the mean head loss with respect to the logits, applied to ``R`` row by row."""
-    if head == "binary":
-        p = sigmoid(logits)
-        return p * (1 - p) * R / n
-    if head == "softmax":
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        p = e / e.sum(axis=1, keepdims=True)
-        pR = p * R
-        return (pR - p * pR.sum(axis=1, keepdims=True)) / n
-    if head == "identity":
-        return R / n
-    get_head(head)  # raises the usual ValueError
-    raise AssertionError  # pragma: no cover
-
-
 class _ExactHessian:
     """The state of one point (activations, backprop deltas) shared by many products."""
 
@@ -152,17 +117,17 @@ class _ExactHessian:
         self.keys = list(params)
         self.params = {k: np.asarray(p, dtype=np.float64) for k, p in params.items()}
         X = np.asarray(X, dtype=np.float64)
-        self.n = X.shape[0]
         L = n_layers(net)
         logits, trace = forward(net, self.params, X)
         _, d_logits = get_head(net.head).loss(logits, np.asarray(Y, dtype=np.float64))
         self.logits, self.trace = logits, trace
-        self.d1: list[F64] = [np.ones(0)]  # index k holds f'(Z_k) for hidden layer k
-        self.d2: list[F64] = [np.ones(0)]
+        # f'(Z_k) and f''(Z_k) of hidden layer k at index k, both through A_k = f(Z_k).
+        act = get_activation(net.activation)
+        self.d1: list[NDArray] = [np.ones(0)]
+        self.d2: list[NDArray] = [np.ones(0)]
         for k in range(1, L):
-            d1, d2 = _d1_d2(net.activation, trace[k])
-            self.d1.append(d1)
-            self.d2.append(d2)
+            self.d1.append(act.grad_from_output(trace[k], np.ones_like(trace[k])))
+            self.d2.append(act.second_from_output(trace[k]))
         # deltas[k] = d loss / d Z_k;  pre[k] = deltas[k+1] @ W_{k+1}.T = d loss / d A_k.
         self.deltas: dict[int, F64] = {L: np.asarray(d_logits, dtype=np.float64)}
         self.pre: dict[int, F64] = {}
@@ -185,7 +150,7 @@ class _ExactHessian:
                 RA = self.d1[k] * rz
                 RAs[k] = RA
         # Backward: directional derivatives of the deltas, then of the gradients.
-        Rdelta = _head_hvp(self.net.head, self.logits, RZ[L], self.n)
+        Rdelta = get_head(self.net.head).loss_hvp(self.logits, RZ[L])
         out: dict[str, F64] = {}
         for k in range(L, 0, -1):
             delta, ra_prev = self.deltas[k], RAs[k - 1]
