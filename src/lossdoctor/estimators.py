@@ -153,7 +153,7 @@ class _BaseMLP(BaseEstimator):
     def _set_fitted(self, net: Network, result: FitResult, n_samples: int, first: bool) -> None:
         history = result.history
         if not first and hasattr(self, "history_"):
-            history = _concat_histories(self.history_, history)
+            history = History.concat(self.history_, history)
         self.network_ = net
         self.params_ = result.params
         self.optimizer_state_ = result.opt_state
@@ -232,18 +232,6 @@ def restore_fitted(
     est._set_fitted(net, FitResult(params, None, history), t // n_iter if n_iter else 0, True)
     est.t_ = int(t)
     est.n_features_in_ = int(n_features_in)
-
-
-def _concat_histories(a: History, b: History) -> History:
-    out = History()
-    for name in ("loss", "val_loss", "val_score", "learning_rate", "grad_norm"):
-        setattr(out, name, getattr(a, name) + getattr(b, name))
-    offset = a.epoch[-1] if a.epoch else 0
-    t0 = a.time[-1] if a.time else 0.0
-    out.epoch = a.epoch + [e + offset for e in b.epoch]
-    out.time = a.time + [t + t0 for t in b.time]
-    out.stop_reason, out.message, out.best_epoch = b.stop_reason, b.message, b.best_epoch
-    return out
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):

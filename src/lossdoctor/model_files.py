@@ -70,7 +70,6 @@ _ESTIMATORS: dict[str, type[MLPClassifier] | type[MLPRegressor]] = {
     "MLPClassifier": MLPClassifier,
     "MLPRegressor": MLPRegressor,
 }
-_HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "val_score", "learning_rate", "grad_norm", "time")
 # Array dtypes that NumPy stores without pickle: booleans, numbers and fixed-width strings.
 _SAFE_KINDS = "biufcUS"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -186,7 +185,7 @@ def _estimator_to_file(est: MLPClassifier | MLPRegressor, arrays: dict[str, NDAr
         "feature_names_in": _feature_names(est),
         "t": int(est.t_),
         "history": {
-            **{c: [_json_number(v) for v in getattr(history, c)] for c in _HISTORY_COLUMNS},
+            **{c: [_json_number(v) for v in getattr(history, c)] for c in History.COLUMNS},
             "stop_reason": history.stop_reason,
             "message": history.message,
             "best_epoch": None if history.best_epoch is None else int(history.best_epoch),
@@ -430,7 +429,7 @@ def _estimator_from_file(
 
     history = History()
     saved = meta["history"]
-    for column in _HISTORY_COLUMNS:
+    for column in History.COLUMNS:
         setattr(history, column, list(saved[column]))
     history.stop_reason, history.message = str(saved["stop_reason"]), str(saved["message"])
     history.best_epoch = saved["best_epoch"]
