@@ -749,14 +749,16 @@ def _setup_params(args: argparse.Namespace, task: str) -> dict[str, Any]:
     return {**_estimator_from_args(args, task).get_params(), "task": task}
 
 
-def _print_and_plot(header: str, result: Any, plot: str | None) -> int:
-    """Print a header line and ``result``'s table; plot it to ``plot`` if given."""
+def _print_and_plot(
+    header: str, result: Any, plot: str | None, draw: Callable[[Any, str], Any]
+) -> int:
+    """Print a header line and ``result``'s table; ``draw`` it to ``plot`` if given."""
     print(header)
     print(result.format())
     if plot is not None:
         # Diverged runs leave inf and nan in the curves, which the axis arithmetic warns about.
         with np.errstate(over="ignore", invalid="ignore"):
-            result.plot(plot)
+            draw(result, plot)
         print(f"plot written to {plot}")
     return 0
 
@@ -783,6 +785,7 @@ def _add_lr_find(subparsers: Any) -> argparse.ArgumentParser:
 
 def _run_lr_find(args: argparse.Namespace) -> int:
     from .diagnostics.lr_range import lr_range_test
+    from .report.plots import plot_lr_range
 
     _check_plot_path(args.plot)
     if not args.start < args.stop:
@@ -795,7 +798,7 @@ def _run_lr_find(args: argparse.Namespace) -> int:
         f"learning-rate range test: {arch} {args.activation}, {args.optimizer}, seed "
         f"{args.seed}, full batch, on {data.source} ({X.shape[0]} samples)"
     )
-    return _print_and_plot(header, result, args.plot)
+    return _print_and_plot(header, result, args.plot, plot_lr_range)
 
 
 def _add_sweep(subparsers: Any) -> argparse.ArgumentParser:
@@ -827,6 +830,7 @@ def _add_sweep(subparsers: Any) -> argparse.ArgumentParser:
 
 def _run_sweep(args: argparse.Namespace) -> int:
     from .diagnostics.sweep import lr_sweep
+    from .report.plots import plot_sweep
 
     _check_plot_path(args.plot)
     if args.jobs == 0:
@@ -840,7 +844,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
         f"learning-rate sweep: {arch} {args.activation}, {args.optimizer}, {args.epochs} epochs, "
         f"seed {args.seed}, on {data.source} ({X.shape[0]} samples)"
     )
-    return _print_and_plot(header, result, args.plot)
+    return _print_and_plot(header, result, args.plot, plot_sweep)
 
 
 def _lr_or_auto(text: str) -> float | str:
