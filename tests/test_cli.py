@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from lossdoctor import MLPClassifier, MLPRegressor, __version__, cli
 from lossdoctor.cli.models import estimator_from_args, fit_from_args, model_from_args
 from lossdoctor.cli.options import TRAIN_SETUP
-from lossdoctor.io import load
+from lossdoctor.model_files import load
 
 # Small and short: the tests are about the command line, not about training.
 FAST = ["--hidden", "6", "--epochs", "3"]

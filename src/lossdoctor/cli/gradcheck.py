@@ -102,7 +102,7 @@ def sample_problem(args: argparse.Namespace, rng: np.random.Generator) -> Proble
     labels for softmax, the positive class's indicator for the binary head.
     """
     from ..data import builtin_dataset
-    from ..diagnostics.checks import standardize
+    from ..diagnostics.evidence import standardize
     from ..network import Network
 
     data = builtin_dataset(_GRADCHECK_DATA[args.task])

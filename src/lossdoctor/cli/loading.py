@@ -98,7 +98,7 @@ def scaled_xy(args: argparse.Namespace) -> tuple[Dataset, str, NDArray, NDArray]
     X : ndarray of shape (n_samples, n_features)
     y : ndarray of shape (n_samples,)
     """
-    from ..diagnostics.checks import standardize
+    from ..diagnostics.evidence import standardize
 
     data = load_data(args)
     task, y = task_and_target(data, args.task)

@@ -32,7 +32,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Load the model, select its features from ``DATA``, write the predictions."""
-    from ..io import atomic_write, load
+    from ..atomic import atomic_write
+    from ..model_files import load
 
     check_output_path(args.out, "--out")
     model = load(args.model)

@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from . import diagnose, gradcheck, lr_find, predict, sweep, train
 from .errors import PROG, USER_ERRORS, OneLineParser, error_line, show_warning
 

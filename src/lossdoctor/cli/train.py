@@ -89,7 +89,7 @@ def summary(result: TrainResult, optimizer: str) -> list[str]:
 
 def write_outputs(result: TrainResult, out: str | None, plot: str | None) -> list[str]:
     """Save the model to ``out`` and plot the loss curve to ``plot``; one line for each."""
-    from ..io import save
+    from ..model_files import save
 
     lines = []
     if out is not None:
@@ -109,7 +109,7 @@ def write_loss_plot(path: str, history: Any, title: str) -> None:
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    from ..io import atomic_write
+    from ..atomic import atomic_write
 
     fig = Figure(figsize=(6.4, 4.0), layout="constrained")
     FigureCanvasAgg(fig)

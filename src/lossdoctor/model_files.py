@@ -22,7 +22,7 @@ Examples
 --------
 >>> from sklearn.datasets import load_iris
 >>> from lossdoctor import MLPClassifier
->>> from lossdoctor.io import load, save
+>>> from lossdoctor.model_files import load, save
 >>> X, y = load_iris(return_X_y=True)
 >>> clf = MLPClassifier((8,), max_iter=5, n_iter_no_change=None, random_state=0).fit(X, y)
 >>> import tempfile, os
@@ -50,9 +50,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from ._version import __version__
 from .activations import ACTIVATIONS
+from .atomic import atomic_write
 from .estimators import MLPClassifier, MLPRegressor
-from .files import atomic_write
 from .losses import HEADS
 from .network import Network
 from .training import FitResult, History
@@ -273,8 +274,6 @@ def _safe_labels(classes: NDArray) -> NDArray:
 
 
 def _version() -> str:
-    from . import __version__
-
     return __version__
 
 
