@@ -383,13 +383,14 @@ def test_estimator_diagnose_true_on_weights_that_blew_up(rng: np.random.Generato
 def test_exploding_gradients_that_overflow_are_called_non_finite() -> None:
     # The rule fired on the non-finite probe but reported the finite ones alone: "from 343 to 343
     # (x1)".
-    from lossdoctor.diagnostics.rules import _monitor_rules
+    from lossdoctor.diagnostics.evidence import Evidence
+    from lossdoctor.diagnostics.rules import detect
 
     monitor = {
         "epoch": [0, 10, 20],
         "grad_norm": {"W1": [300.0, 400.0, math.inf], "b1": [10.0, 20.0, math.nan]},
     }
-    findings = [f for f in _monitor_rules({"monitor": monitor}) if f.code == "exploding-gradients"]
+    findings = [f for f in detect(Evidence(monitor=monitor)) if f.code == "exploding-gradients"]
     assert len(findings) == 1
     assert "to non-finite by epoch 20" in findings[0].message
     ev = findings[0].evidence

@@ -1,0 +1,418 @@
+"""Evidence: what the doctor measures, and the typed record the detectors read.
+
+The functions here measure and return numbers; they never decide what is wrong.
+:mod:`lossdoctor.diagnostics.rules` turns evidence into findings with fixes, so the thresholds live
+beside their detectors and these measurements can be shown as they are.
+
+- :func:`data_evidence`: non-finite values, constant features, the scale and centre of each
+  feature, class balance, the scale of a regression target.
+- :func:`init_evidence`: each weight matrix's spread against the spread its activation needs
+  (the default initialiser's), the share of positive weights, and the pre-activation spread
+  layer by layer on standardised inputs (the initialisation's effect alone, without the data's).
+- :func:`lr_evidence`: the learning rate against the stability bound at given weights, from the
+  top Hessian eigenvalue (:mod:`lossdoctor.diagnostics.curvature`).
+- :func:`chance_loss`: the loss of the best constant prediction.
+- :class:`Evidence`: everything the detectors judge about one run, built in one place,
+  :func:`gather_evidence`, from the measurements above, the training history and the monitors.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..initializers import default_init
+from ..network import Network, Params, n_layers
+
+if TYPE_CHECKING:
+    from ..training import History
+
+__all__ = [
+    "Evidence",
+    "chance_loss",
+    "data_evidence",
+    "default_weight_std",
+    "gather_evidence",
+    "init_evidence",
+    "lr_evidence",
+    "standardize",
+]
+
+# How many offending columns an evidence list names.
+_MAX_LISTED = 10
+
+
+def _listed(idx: NDArray) -> list[int]:
+    return [int(i) for i in idx[:_MAX_LISTED]]
+
+
+def data_evidence(X: NDArray, y: NDArray | None = None, *, task: str) -> dict[str, Any]:
+    """Measure the data: finiteness, constant columns, feature scales, targets.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Raw inputs; NaN and infinities are counted, not rejected.
+    y : ndarray of shape (n_samples,) or (n_samples, n_outputs), optional
+        Class labels for classification, values for regression.
+    task : {"classification", "regression"}
+
+    Returns
+    -------
+    dict
+        ``n_samples``, ``n_features``; ``n_non_finite_X`` and ``non_finite_columns``;
+        ``constant_features`` (column indices); per-feature summaries over the finite values:
+        ``max_rms`` and ``max_rms_feature`` (root mean square, so both spread and offset count),
+        ``max_std``, ``min_std`` (non-constant columns), ``std_ratio``, ``max_abs_mean`` and
+        ``max_abs_mean_feature``, ``mean_rms``; for classification ``class_counts`` (label ->
+        count) and ``imbalance_ratio`` (largest over smallest class); for regression
+        ``n_non_finite_y``, ``y_mean``, ``y_std``, ``y_rms``.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    finite = np.isfinite(X)
+    ev: dict[str, Any] = {
+        "n_samples": int(X.shape[0]),
+        "n_features": int(X.shape[1]),
+        "n_non_finite_X": int((~finite).sum()),
+        "non_finite_columns": _listed(np.flatnonzero(~finite.all(axis=0))),
+    }
+    Xf = np.where(finite, X, np.nan)
+    with warnings.catch_warnings():
+        # A column that is entirely non-finite has no mean; it is reported above.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(Xf, axis=0)
+        std = np.nanstd(Xf, axis=0)
+        rms = np.sqrt(np.nanmean(Xf * Xf, axis=0))
+    mean, std, rms = (np.nan_to_num(a) for a in (mean, std, rms))
+    # Constant up to rounding: a spread below 1e-12 of the column's magnitude.
+    const = std <= 1e-12 * np.maximum(np.abs(mean), 1.0)
+    ev["constant_features"] = [int(i) for i in np.flatnonzero(const)]
+    ev["n_constant_features"] = int(const.sum())
+    varying = ~const
+    i_rms = int(np.argmax(rms))
+    i_mean = int(np.argmax(np.abs(mean)))
+    ev.update(
+        max_rms=float(rms[i_rms]),
+        max_rms_feature=i_rms,
+        mean_rms=float(rms.mean()),
+        max_abs_mean=float(abs(mean[i_mean])),
+        max_abs_mean_feature=i_mean,
+        max_std=float(std.max()),
+        min_std=float(std[varying].min()) if varying.any() else 0.0,
+    )
+    ev["std_ratio"] = ev["max_std"] / ev["min_std"] if ev["min_std"] > 0 else 1.0
+    if y is None:
+        return ev
+    y = np.asarray(y)
+    if task == "classification":
+        labels, counts = np.unique(y if y.ndim == 1 else y.argmax(axis=1), return_counts=True)
+        ev["class_counts"] = {str(k): int(c) for k, c in zip(labels.tolist(), counts.tolist())}
+        ev["imbalance_ratio"] = float(counts.max() / counts.min())
+        ev["minority_share"] = float(counts.min() / counts.sum())
+    else:
+        yv = np.asarray(y, dtype=np.float64)
+        ok = np.isfinite(yv)
+        ev["n_non_finite_y"] = int((~ok).sum())
+        yf = yv[ok] if ok.any() else np.zeros(1)
+        ev.update(
+            y_mean=float(yf.mean()),
+            y_std=float(yf.std()),
+            y_rms=float(np.sqrt(np.mean(yf * yf))),
+        )
+    return ev
+
+
+def standardize(X: NDArray, *, mean: NDArray | None = None, std: NDArray | None = None) -> NDArray:
+    """Centre and scale each column to unit variance; constant columns become zero.
+
+    Non-finite values are left as they are. Used by :func:`init_evidence` (to see the
+    initialisation's effect alone) and by the ``fix`` of :func:`~.diagnose.diagnose`.
+    """
+    finite = np.isfinite(X)
+    Xf = np.where(finite, X, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if mean is None:
+            mean = np.nan_to_num(np.nanmean(Xf, axis=0))
+        if std is None:
+            std = np.nan_to_num(np.nanstd(Xf, axis=0))
+    scale = np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), std, np.inf)
+    return (X - mean) / scale
+
+
+def default_weight_std(net: Network, k: int) -> float:
+    """Standard deviation of layer ``k``'s weights under the initialiser that fits the activation.
+
+    Glorot for tanh, sigmoid and identity (``sqrt(2 / (fan_in + fan_out))``), He for the ReLU
+    family (``sqrt(2 / fan_in)``); the output layer uses the same rule, as :func:`init_params`.
+    """
+    fan_in, fan_out = net.layer_sizes[k - 1], net.layer_sizes[k]
+    if default_init(net.activation).startswith("he"):
+        return math.sqrt(2.0 / fan_in)
+    return math.sqrt(2.0 / (fan_in + fan_out))
+
+
+def init_evidence(net: Network, params: Params, X_probe: NDArray) -> dict[str, Any]:
+    """Measure the initial weights against the scale each layer's activation needs.
+
+    Parameters
+    ----------
+    net : Network
+    params : dict of str to ndarray
+        The initial parameters.
+    X_probe : ndarray of shape (n_probe, n_features)
+        A few samples; they are standardised here so that the layer spreads reflect the weights
+        only (the data's own scale is :func:`data_evidence`'s business).
+
+    Returns
+    -------
+    dict
+        ``layers``: one dict per weight matrix, in forward order, with ``name``, ``std``,
+        ``mean``, ``expected_std``, ``std_ratio`` (std over expected), ``positive_share`` and,
+        for hidden layers, ``pre_activation_std`` on standardised inputs; ``max_std_ratio``,
+        ``min_std_ratio``, ``worst_layer``.
+    """
+    from ..activations import get_activation
+
+    act = get_activation(net.activation)
+    A = standardize(np.nan_to_num(np.asarray(X_probe, dtype=np.float64), posinf=0, neginf=0))
+    layers = []
+    for k in range(1, n_layers(net) + 1):
+        W = np.asarray(params[f"W{k}"], dtype=np.float64)
+        rms = float(np.sqrt(np.mean(W * W)))
+        expected = default_weight_std(net, k)
+        layer: dict[str, Any] = {
+            "name": f"W{k}",
+            "std": float(W.std()),
+            "mean": float(W.mean()),
+            "rms": rms,
+            "expected_std": expected,
+            # RMS, not std: a uniform [0, 1) init is too large through its mean as well.
+            "std_ratio": rms / expected,
+            "positive_share": float(np.mean(W > 0)),
+        }
+        if k < n_layers(net):
+            Z = A @ W + params[f"b{k}"]
+            layer["pre_activation_std"] = float(Z.std())
+            A = act.forward(Z, Z)
+        layers.append(layer)
+    ratios = [la["std_ratio"] for la in layers]
+    worst = int(np.argmax(np.abs(np.log(np.maximum(ratios, 1e-300)))))
+    return {
+        "layers": layers,
+        "max_std_ratio": float(max(ratios)),
+        "min_std_ratio": float(min(ratios)),
+        "worst_layer": layers[worst]["name"],
+    }
+
+
+def lr_evidence(
+    net: Network,
+    params: Params,
+    X: NDArray,
+    Y: NDArray,
+    *,
+    learning_rate: float,
+    optimizer: str = "gd",
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    alpha: float = 0.0,
+    subsample: int | None = 512,
+    rng: np.random.Generator | None = None,
+) -> dict[str, Any]:
+    """The learning rate against the stability bound at ``params``.
+
+    Gradient descent on a quadratic with top Hessian eigenvalue ``L`` is stable for a step size
+    below ``2 / L`` (with momentum ``mu``: ``2 (1 + mu) / L``); the sharpness is measured by
+    Lanczos iterations on Hessian-vector products through the training loss.
+
+    Returns
+    -------
+    dict
+        ``learning_rate``, ``sharpness`` (top Hessian eigenvalue), ``threshold`` (largest stable
+        step), ``ratio`` (learning rate over threshold), ``label`` (``stable``, ``edge`` or
+        ``unstable``), ``optimizer``; empty when the sharpness is not finite.
+    """
+    from .curvature import lr_verdict, sharpness_or_nan
+
+    # A relative accuracy of 1e-3 is plenty to compare with a bound, and much cheaper.
+    L = sharpness_or_nan(net, params, X, Y, alpha=alpha, subsample=subsample, rng=rng, tol=1e-3)
+    if not math.isfinite(L):
+        return {}
+    verdict = lr_verdict(
+        learning_rate, L, optimizer=optimizer, momentum=momentum, nesterov=nesterov
+    )
+    return {
+        "learning_rate": float(learning_rate),
+        "sharpness": L,
+        "threshold": float(verdict.threshold),
+        "ratio": float(verdict.ratio),
+        "label": str(verdict.label),
+        "optimizer": optimizer,
+        "momentum": float(momentum),
+    }
+
+
+def chance_loss(head: str, Y: NDArray) -> float | None:
+    """The loss of the best constant prediction, the floor of a network that ignores its inputs.
+
+    Binary: the entropy of the class shares; softmax: the entropy of the class distribution;
+    identity: half the variance of the target (summed over outputs).
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    if not np.isfinite(Y).all():
+        return None
+    if head == "identity":
+        value = 0.5 * float(Y.var(axis=0).sum())
+    elif head == "binary":
+        p = np.clip(Y.mean(axis=0), 1e-12, 1 - 1e-12)
+        value = float(np.sum(-p * np.log(p) - (1 - p) * np.log(1 - p)))
+    else:
+        p = np.clip(Y.mean(axis=0), 1e-12, 1.0)
+        value = float(-np.sum(p * np.log(p)))
+    return value if value > 0 and math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything the detectors judge about one run; build it with :func:`gather_evidence`.
+
+    Fields that were not measured are empty (``{}``, ``()``) or None. Every field has a default
+    so that a test can state only what a detector reads.
+
+    Attributes
+    ----------
+    task : {"classification", "regression"} or None
+        None for a bare history (:func:`~.diagnose.diagnose_history`).
+    head : {"binary", "softmax", "identity"} or None
+    activation : str or None
+        The hidden activation.
+    n_hidden_layers : int or None
+    optimizer : {"gd", "sgd", "momentum", "nesterov", "adam"}
+        As :func:`~.curvature.stability_threshold` names it.
+    solver : str
+        The estimators' ``solver``.
+    learning_rate_init : float or None
+    chance_loss : float or None
+        The loss of the best constant prediction (:func:`chance_loss`).
+    data : dict
+        :func:`data_evidence` of the data the network sees.
+    init : dict
+        :func:`init_evidence` of the initial weights.
+    lr : dict
+        :func:`lr_evidence` at the initial weights, with ``epoch`` 0.
+    lr_track : tuple of dict
+        :func:`lr_evidence` at later epochs, each with its ``epoch``.
+    monitor : dict
+        The monitors' per-epoch series (``saturation``, ``dead``, ``grad_norm``,
+        ``weight_norm``, ``update_ratio``, ``epoch``).
+    prep : dict
+        The data preparation applied before training (``--fix``).
+    losses, val_losses : tuple of float
+        The training losses per finite epoch, and the finite validation losses.
+    n_epochs : int
+        Epochs with a finite loss.
+    stop_reason : str or None
+        Why training stopped (``non-finite`` when the loss blew up).
+    curve_label : str or None
+        :func:`~.curves.classify_curve`'s label (``unknown`` when it could not read the curve);
+        None without losses.
+    curve_message : str
+    curve_evidence : dict
+        The classifier's numbers.
+    """
+
+    task: str | None = None
+    head: str | None = None
+    activation: str | None = None
+    n_hidden_layers: int | None = None
+    optimizer: str = "gd"
+    solver: str = "gd"
+    learning_rate_init: float | None = None
+    chance_loss: float | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    init: dict[str, Any] = field(default_factory=dict)
+    lr: dict[str, Any] = field(default_factory=dict)
+    lr_track: tuple[dict[str, Any], ...] = ()
+    monitor: dict[str, Any] = field(default_factory=dict)
+    prep: dict[str, Any] = field(default_factory=dict)
+    losses: tuple[float, ...] = ()
+    val_losses: tuple[float, ...] = ()
+    n_epochs: int = 0
+    stop_reason: str | None = None
+    curve_label: str | None = None
+    curve_message: str = ""
+    curve_evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def data_ok(self) -> bool:
+        """True unless the data holds NaN or infinite values."""
+        return not (self.data.get("n_non_finite_X") or self.data.get("n_non_finite_y"))
+
+
+def gather_evidence(
+    *,
+    task: str | None,
+    head: str | None,
+    activation: str | None,
+    n_hidden_layers: int | None,
+    optimizer: str,
+    solver: str,
+    learning_rate_init: float | None,
+    chance_loss: float | None,
+    history: History,
+    data: dict[str, Any],
+    init: dict[str, Any],
+    lr: dict[str, Any],
+    lr_track: list[dict[str, Any]],
+    monitor: dict[str, Any],
+    prep: dict[str, Any],
+) -> Evidence:
+    """Build the :class:`Evidence` of a run from its measurements and its history.
+
+    The one place an :class:`Evidence` is made: the loss curve is classified here (a
+    non-finite stop counts as a NaN loss at the end; a curve the classifier cannot read is
+    labelled ``unknown`` instead of failing).
+    """
+    from .curves import classify_curve
+
+    losses = list(history.loss)
+    curve_label: str | None = None
+    curve_message = ""
+    curve_ev: dict[str, Any] = {}
+    judged = losses + ([math.nan] if history.stop_reason == "non-finite" else [])
+    if judged:
+        try:
+            curve = classify_curve(judged, chance_loss=chance_loss)
+        except ValueError as err:  # a curve the classifier cannot read is no reason to crash
+            curve_label, curve_message = "unknown", str(err)
+        else:
+            curve_label, curve_message, curve_ev = curve.label, curve.message, curve.evidence
+    return Evidence(
+        task=task,
+        head=head,
+        activation=activation,
+        n_hidden_layers=n_hidden_layers,
+        optimizer=optimizer,
+        solver=solver,
+        learning_rate_init=learning_rate_init,
+        chance_loss=chance_loss,
+        data=data,
+        init=init,
+        lr=lr,
+        lr_track=tuple(lr_track),
+        monitor=monitor,
+        prep=prep,
+        losses=tuple(losses),
+        val_losses=tuple(v for v in history.val_loss if math.isfinite(v)),
+        n_epochs=len(history.loss),
+        stop_reason=history.stop_reason,
+        curve_label=curve_label,
+        curve_message=curve_message,
+        curve_evidence=curve_ev,
+    )

@@ -1,0 +1,306 @@
+"""Golden files: today's behaviour of the command line and the fault suite, frozen.
+
+Each capture below runs one command (in-process, through ``lossdoctor.cli.main``) or the fault
+suite with fixed seeds, normalises the result (volatile fields such as per-epoch wall-clock times,
+the lossdoctor version and temporary paths are dropped) and compares it with
+``tests/golden/<capture>.json``: structure, keys and strings exactly, floats with a relative
+tolerance of 1e-6 (absolute 1e-12). A failure names the JSON path of the first difference.
+Numbers inside messages and text tables are compared as text.
+
+Regenerate the files from the current code with::
+
+    LOSSDOCTOR_REGEN_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py
+
+Update a golden file only for a deliberate change, in its own commit, saying why.
+
+Only public entry points are used (``lossdoctor.cli.main``, ``lossdoctor.diagnose`` and the fault
+suite's ``run_suite`` / ``load_case_data``), so the package can be restructured underneath. The
+fault suite module is imported in one place, :func:`_fault_suite`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+
+def _fault_suite() -> Any:
+    """The fault-suite module (FAULT_CASES, HEALTHY_CASES, run_suite, load_case_data)."""
+    from lossdoctor.diagnostics import faults
+
+    return faults
+
+
+GOLDEN_DIR = Path(__file__).parent / "golden"
+REGENERATE = os.environ.get("LOSSDOCTOR_REGEN_GOLDEN") == "1"
+RTOL = 1e-6
+ATOL = 1e-12
+BUILTIN = ("breast_cancer", "iris", "wine", "digits", "diabetes")
+#: Keys whose values change from run to run or from release to release; dropped at any depth.
+VOLATILE_KEYS = frozenset({"time", "lossdoctor_version"})
+TMP = "<tmp>"
+
+
+# --- normalising and comparing ---------------------------------------------------------------
+
+
+def _normalise(value: Any) -> Any:
+    """Plain JSON data: volatile keys dropped, tuples as lists, non-finite floats as strings."""
+    if isinstance(value, dict):
+        return {str(k): _normalise(v) for k, v in value.items() if k not in VOLATILE_KEYS}
+    if isinstance(value, (list, tuple)):
+        return [_normalise(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # "nan", "inf", "-inf"
+    return value
+
+
+def _first_difference(expected: Any, actual: Any, path: str = "$") -> str | None:
+    """The JSON path of the first difference and what differs there, or None if they agree."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return f"{path}: expected an object, got {type(actual).__name__} {actual!r:.80}"
+        missing = sorted(set(expected) - set(actual))
+        extra = sorted(set(actual) - set(expected))
+        if missing or extra:
+            return f"{path}: keys missing {missing}, unexpected {extra}"
+        for key in sorted(expected):
+            diff = _first_difference(expected[key], actual[key], f"{path}.{key}")
+            if diff is not None:
+                return diff
+        return None
+    if isinstance(expected, list):
+        if not isinstance(actual, list):
+            return f"{path}: expected a list, got {type(actual).__name__} {actual!r:.80}"
+        if len(expected) != len(actual):
+            return f"{path}: expected {len(expected)} items, got {len(actual)}"
+        for i, (e, a) in enumerate(zip(expected, actual)):
+            diff = _first_difference(e, a, f"{path}[{i}]")
+            if diff is not None:
+                return diff
+        return None
+    if type(expected) is not type(actual):
+        return (
+            f"{path}: expected {type(expected).__name__} {expected!r:.80}, "
+            f"got {type(actual).__name__} {actual!r:.80}"
+        )
+    if isinstance(expected, float):
+        if not math.isclose(expected, actual, rel_tol=RTOL, abs_tol=ATOL):
+            return f"{path}: expected {expected!r}, got {actual!r}"
+        return None
+    if expected != actual:
+        return f"{path}: expected {expected!r:.200}, got {actual!r:.200}"
+    return None
+
+
+# --- running the command line ----------------------------------------------------------------
+
+
+class _Context:
+    """What a capture needs: the captured streams and a temporary directory."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+        self.capsys = capsys
+        self.tmp_path = tmp_path
+
+    def cli(self, argv: list[str]) -> tuple[int, str, str]:
+        """Run ``lossdoctor ARGV`` in-process: exit status, standard output and error."""
+        from lossdoctor.cli import main
+
+        self.capsys.readouterr()
+        status = main(argv)
+        out, err = self.capsys.readouterr()
+        tmp = str(self.tmp_path)
+        return status, out.replace(tmp, TMP), err.replace(tmp, TMP)
+
+    def record(self, argv: list[str], parse: Callable[[str], Any]) -> dict[str, Any]:
+        status, out, err = self.cli(argv)
+        return {
+            "argv": [a.replace(str(self.tmp_path), TMP) for a in argv],
+            "exit_status": status,
+            "stdout": parse(out),
+            "stderr": err.splitlines(),
+        }
+
+
+def _json(text: str) -> Any:
+    return json.loads(text)
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines()
+
+
+def _cli_json(*argv: str) -> Callable[[_Context], Any]:
+    return lambda ctx: ctx.record(list(argv), _json)
+
+
+def _cli_text(*argv: str) -> Callable[[_Context], Any]:
+    return lambda ctx: ctx.record(list(argv), _lines)
+
+
+# --- the saved model -------------------------------------------------------------------------
+
+TRAIN_ARGV = ["train", "--epochs", "5", "--seed", "3", "--validation-fraction", "0.2"]
+
+
+def _array_digest(a: np.ndarray) -> dict[str, Any]:
+    """dtype, shape, SHA-256 of the values at 10 significant digits, and three checksums.
+
+    The checksums (compared with the float tolerance) say how far apart two arrays are when the
+    digest differs; the digest catches any change beyond the tenth significant digit.
+    """
+    flat = a.ravel()
+    if a.dtype.kind == "f":
+        text = ",".join(format(float(v), ".9e") for v in flat)
+    else:
+        text = ",".join(str(v) for v in flat.tolist())
+    weights = np.cos(np.arange(flat.size))  # position-dependent: catches permutations
+    values = flat.astype(np.float64)
+    return {
+        "dtype": a.dtype.str,
+        "shape": list(a.shape),
+        "sha256_10_digits": hashlib.sha256(text.encode()).hexdigest(),
+        "sum": float(values.sum()),
+        "sum_abs": float(np.abs(values).sum()),
+        "weighted_sum": float(values @ weights),
+    }
+
+
+def _train_model(ctx: _Context) -> tuple[dict[str, Any], Path]:
+    path = ctx.tmp_path / "model.npz"
+    status, out, err = ctx.cli([*TRAIN_ARGV, "--out", str(path)])
+    # The "time" row is wall-clock time.
+    stdout = [line for line in out.splitlines() if not line.lstrip().startswith("time ")]
+    record = {
+        "argv": [*TRAIN_ARGV, "--out", f"{TMP}/model.npz"],
+        "exit_status": status,
+        "stdout": stdout,
+        "stderr": err.splitlines(),
+    }
+    return record, path
+
+
+def _saved_model(ctx: _Context) -> Any:
+    record, path = _train_model(ctx)
+    with np.load(path, allow_pickle=False) as z:
+        names = sorted(z.files)
+        arrays = {name: z[name] for name in names}
+    metadata = json.loads(arrays.pop("metadata").tobytes().decode("utf-8"))
+    # The stored digest hashes the metadata, which holds the version and the epoch times.
+    digest = arrays.pop("digest")
+    return {
+        **record,
+        "array_names": names,
+        "arrays": {name: _array_digest(a) for name, a in arrays.items()},
+        "digest": {"dtype": digest.dtype.str, "shape": list(digest.shape)},
+        "metadata": metadata,
+    }
+
+
+def _predict_saved_model(ctx: _Context) -> Any:
+    _, path = _train_model(ctx)
+
+    def parse(text: str) -> Any:
+        header, *rows = list(csv.reader(io.StringIO(text)))
+        return {"header": header, "rows": [[float(v) for v in row] for row in rows]}
+
+    return ctx.record(["predict", str(path), "builtin:breast_cancer"], parse)
+
+
+# --- the fault suite -------------------------------------------------------------------------
+
+
+def _fault_suite_rows(ctx: _Context) -> Any:
+    from lossdoctor import diagnose
+
+    faults = _fault_suite()
+    cases = faults.FAULT_CASES + faults.HEALTHY_CASES
+    result = faults.run_suite(cases)
+    rows = []
+    for case, row in zip(cases, result.rows):
+        assert row["name"] == case.name
+        # The rows hold the codes of warnings and errors; the severities come from the same run,
+        # repeated (run_case's settings: random_state 0, then the case's parameters).
+        X, y = faults.load_case_data(case.dataset)
+        diagnosis = diagnose(X, y, **{"random_state": 0, **case.params})
+        findings = [[f.code, f.severity] for f in diagnosis.findings]
+        assert [code for code, severity in findings if severity != "info"] == row["found"]
+        rows.append({**row, "findings": findings})
+    return {
+        "recall": result.recall,
+        "root_first": result.root_first,
+        "false_alarms": result.false_alarms,
+        "rows": rows,
+    }
+
+
+# --- the captures ----------------------------------------------------------------------------
+
+CAPTURES: dict[str, Callable[[_Context], Any]] = {
+    "diagnose_classic": _cli_json("diagnose", "--json"),
+    "diagnose_classic_fix": _cli_json("diagnose", "--json", "--fix"),
+    **{f"diagnose_{name}": _cli_json("diagnose", "--json", f"builtin:{name}") for name in BUILTIN},
+    "gradcheck": _cli_json("gradcheck", "--json"),
+    "gradcheck_exhaustive_relu_multiclass": _cli_json(
+        "gradcheck",
+        "--json",
+        "--exhaustive",
+        "--task",
+        "multiclass",
+        "--activation",
+        "relu",
+        "--hidden",
+        "8",
+        "--samples",
+        "32",
+    ),
+    "lr_find": _cli_text("lr-find"),
+    "sweep": _cli_text("sweep", "--lr", "0.01", "0.1", "1", "--epochs", "50"),
+    "sweep_iris": _cli_text("sweep", "builtin:iris", "--lr", "0.01", "0.1", "1", "--epochs", "50"),
+    "saved_model": _saved_model,
+    "predict_saved_model": _predict_saved_model,
+    "fault_suite": _fault_suite_rows,
+}
+
+
+@pytest.mark.parametrize("name", list(CAPTURES))
+def test_golden(name: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    actual = _normalise(CAPTURES[name](_Context(capsys, tmp_path)))
+    path = GOLDEN_DIR / f"{name}.json"
+    if REGENERATE:
+        GOLDEN_DIR.mkdir(exist_ok=True)
+        text = json.dumps(actual, indent=2, sort_keys=True, allow_nan=False)
+        path.write_text(text + "\n", encoding="utf-8")
+    if not path.exists():
+        pytest.fail(f"{path} is missing; regenerate with LOSSDOCTOR_REGEN_GOLDEN=1")
+    expected = json.loads(path.read_text(encoding="utf-8"))
+    # A round trip through JSON, so that both sides have the same types (lists, not tuples).
+    actual = json.loads(json.dumps(actual, allow_nan=False))
+    diff = _first_difference(expected, actual)
+    assert diff is None, f"{name} differs from {path.name}: {diff}"
+
+
+def test_first_difference_names_the_path() -> None:
+    expected = {"a": [1, 2.0, {"b": "x"}], "c": None}
+    assert _first_difference(expected, {"a": [1, 2.0 * (1 + 1e-9), {"b": "x"}], "c": None}) is None
+    assert _first_difference(expected, {"a": [1, 2.1, {"b": "x"}], "c": None}) == (
+        "$.a[1]: expected 2.0, got 2.1"
+    )
+    assert "$.a[2].b" in str(_first_difference(expected, {"a": [1, 2.0, {"b": "y"}], "c": None}))
+    assert "$.a[0]" in str(_first_difference(expected, {"a": [1.0, 2.0, {"b": "x"}], "c": None}))
+    assert "keys missing ['c']" in str(_first_difference(expected, {"a": [1, 2.0, {"b": "x"}]}))
+    assert "expected 3 items" in str(_first_difference(expected, {"a": [1], "c": None}))
+    assert _first_difference(1e-13, 0.0) is None  # within the absolute tolerance
