@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from ._differences import NOISE_ULPS, LossCounter, Prober
+from ._hints import whole_factor
+from ._names import flatten, match_gradients
 from ._probes import F64
-from ._report import GradientReport, Mode, TensorCheck
+from ._report import NOISY_LOSS, GradientReport, Mode, TensorCheck
+from ._source import corrected, find_assignment, param_expression
 from ._tensor import check_tensor
 
 
 def check_gradients(
     loss: Callable[[], Any],
-    params: Mapping[str, np.ndarray],
-    grads: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
+    params: Mapping[str, Any] | Sequence[Any],
+    grads: Mapping[str, Any] | Sequence[Any] | Callable[[], Any],
     *,
     mode: Mode = "fast",
     n_directions: int = 6,
@@ -26,6 +29,7 @@ def check_gradients(
     step: float | None = None,
     rtol: float | None = None,
     rng: np.random.Generator | int | None = None,
+    code: Any = None,
 ) -> GradientReport:
     """Compare analytic gradients with finite differences of the loss.
 
@@ -34,12 +38,15 @@ def check_gradients(
     loss : callable
         Takes no arguments and returns the scalar loss, reading the arrays of `params` wherever
         the caller's code keeps them (``lambda: net.cost(X, y)`` or ``lambda: loss_fn(params)``).
-    params : mapping of str to ndarray
+    params : mapping of str to ndarray, or list, tuple or nested dict of ndarray
         The live parameter arrays, of any shape and a floating dtype. They are perturbed in place
-        and restored bit-exactly before returning, also when `loss` raises.
-    grads : mapping of str to array_like, or callable returning one
+        and restored bit-exactly before returning, also when `loss` raises. Nested containers
+        are named by path: ``weights[0]``, ``layer1.W``.
+    grads : mapping, list, tuple or nested dict of array_like, or callable returning one
         Analytic gradients at the unperturbed parameters, each meant to have its parameter's
-        shape. A callable is called once, before anything is perturbed; the arrays are copied.
+        shape, named like `params` or with the usual spellings of a gradient's name (``dW1``,
+        ``d_W1``, ``grad_W1``, ``W1_grad`` for ``W1``). A callable is called once, before
+        anything is perturbed; the arrays are copied.
     mode : {"fast", "exhaustive"}, default "fast"
         "fast" probes each tensor along `n_directions` random directions and at `n_coords`
         coordinates, ``2 * (n_directions + n_coords)`` loss evaluations per tensor plus retries;
@@ -59,6 +66,9 @@ def check_gradients(
         noise of the loss are not counted.
     rng : numpy.random.Generator or int, optional
         Source of the random directions and coordinates.
+    code : function, method, object or module, optional
+        Where the gradients are computed, to name the line that assigns each failing gradient.
+        Default: `grads` when it is callable (the functions and objects it refers to are read).
 
     Returns
     -------
@@ -68,8 +78,12 @@ def check_gradients(
 
     Notes
     -----
-    The precision used for the defaults is the coarsest of the parameters' dtypes and the dtype
-    the loss returns. Hints (``report[name].hint``) are given only to failing tensors and only
+    The precision used for the defaults is that of the dtype the loss is computed in: the dtype
+    it returns, or float32 when it returns a Python float that is exactly a float32 number
+    (``float(np.mean(...))`` of float32 arrays); the parameters' dtype only when the value cannot
+    tell (a round number such as 0.5). A tensor that passes only because the loss's rounding at
+    that precision could hide a wrong gradient is "unresolved", not passed.
+    Hints (``report[name].hint``) are given only to failing tensors and only
     when an extra comparison confirms them: the transpose, the negation or a rescaling of the
     analytic gradient matches the numerical one, or the analytic gradient is constant along an
     axis where a finite difference shows the numerical one is not.
@@ -88,21 +102,28 @@ def check_gradients(
     (False, 'scale-mismatch', 20)
     """
     _validate_options(mode, n_directions, n_coords, step, rtol)
+    params = flatten(params)
     _validate_params(params)
     generator = np.random.default_rng(rng)
-    analytic = _copy_gradients(grads)
+    analytic, grad_names, unused = _copy_gradients(grads, list(params))
     saved = {name: x.copy() for name, x in params.items()}
     counter = LossCounter(loss)
     try:
         f0 = _loss_at_start(counter)
-        eps = _precision(counter, params)
-        h_rel = eps ** (1 / 3) if step is None else float(step)
-        tol = _default_rtol(eps) if rtol is None else float(rtol)
-        prober = Prober(counter, f0, eps, h_rel, tol, generator, mode, n_directions, n_coords)
+        eps = _precision(counter, f0, params)
+        settings = (generator, mode, n_directions, n_coords)
+        prober = _prober(counter, f0, eps, step, rtol, *settings)
         noise = prober.measure_noise(params, saved)
+        coarser = _precision_from_noise(eps, noise, f0, params)
+        if coarser is not None:  # float32 arithmetic inside a loss returned as float64
+            eps = coarser
+            prober = _prober(counter, f0, eps, step, rtol, *settings)
+            noise = prober.measure_noise(params, saved)
+        h_rel, tol = prober.h_rel, prober.rtol
         results = _check_each_tensor(prober, params, saved, analytic)
     finally:
         _restore(params, saved)
+    results = _name_the_lines(results, code if code is not None else grads, grad_names)
     return GradientReport(
         tensors=results,
         mode=mode,
@@ -113,7 +134,7 @@ def check_gradients(
         step=h_rel,
         loss_value=f0,
         n_evals=counter.n,
-        unused_grads=tuple(k for k in analytic if k not in params),
+        unused_grads=unused,
     )
 
 
@@ -144,12 +165,18 @@ def _validate_params(params: Mapping[str, np.ndarray]) -> None:
 
 
 def _copy_gradients(
-    grads: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
-) -> dict[str, F64]:
+    grads: Mapping[str, Any] | Sequence[Any] | Callable[[], Any], param_names: list[str]
+) -> tuple[dict[str, F64], dict[str, str], tuple[str, ...]]:
     """Call `grads` if it is callable and copy the arrays to float64, before anything is
-    perturbed: the loss may overwrite the arrays they came from."""
-    raw = grads() if callable(grads) else grads
-    return {k: np.array(v, dtype=np.float64, copy=True) for k, v in raw.items()}
+    perturbed: the loss may overwrite the arrays they came from.
+
+    Returns the gradients by parameter name, the gradient's own name where it differs, and the
+    names of the gradients that belong to no parameter.
+    """
+    raw = flatten(grads() if callable(grads) else grads)
+    matched, unused = match_gradients(param_names, raw)
+    analytic = {p: np.array(raw[k], dtype=np.float64, copy=True) for p, k in matched.items()}
+    return analytic, {p: k for p, k in matched.items() if k != p}, unused
 
 
 def _loss_at_start(counter: LossCounter) -> float:
@@ -159,9 +186,51 @@ def _loss_at_start(counter: LossCounter) -> float:
     return f0
 
 
-def _precision(counter: LossCounter, params: Mapping[str, np.ndarray]) -> float:
-    """Machine epsilon of the coarsest of the loss's value and the parameters."""
-    return max([counter.eps, *(float(np.finfo(x.dtype).eps) for x in params.values())])
+def _precision(counter: LossCounter, f0: float, params: Mapping[str, np.ndarray]) -> float:
+    """Machine epsilon of the dtype the loss is computed in.
+
+    That is the dtype it returns, unless its value is exactly a number of a coarser dtype: a
+    float32 computation returned as a Python float is exactly a float32 number, which a float64
+    computation is with a chance of 2**-29. A value that is exactly a float16 number too (0.5,
+    3.0) cannot tell; then the coarsest of the parameters' dtypes and the returned one counts.
+    """
+    returned = counter.eps or float(np.finfo(np.float64).eps)
+    coarsest_param = max(float(np.finfo(x.dtype).eps) for x in params.values())
+    if float(np.float16(f0)) == f0:
+        return max(returned, coarsest_param)
+    eps32 = float(np.finfo(np.float32).eps)
+    if returned < eps32 and float(np.float32(f0)) == f0:
+        return eps32
+    return returned
+
+
+def _precision_from_noise(
+    eps: float, noise: float, f0: float, params: Mapping[str, np.ndarray]
+) -> float | None:
+    """The parameters' coarser precision when the loss's measured noise is that of their dtype
+    rather than of the dtype it returns (float32 arithmetic returned as float64), else None."""
+    coarsest = max(float(np.finfo(x.dtype).eps) for x in params.values())
+    scale = NOISE_ULPS * abs(f0)
+    if coarsest > eps and NOISY_LOSS * eps * scale < noise <= NOISY_LOSS * coarsest * scale:
+        return coarsest
+    return None
+
+
+def _prober(
+    counter: LossCounter,
+    f0: float,
+    eps: float,
+    step: float | None,
+    rtol: float | None,
+    rng: np.random.Generator,
+    mode: Mode,
+    n_directions: int,
+    n_coords: int,
+) -> Prober:
+    """Finite differences with the step and tolerance of precision `eps` unless given."""
+    h_rel = eps ** (1 / 3) if step is None else float(step)
+    tol = _default_rtol(eps) if rtol is None else float(rtol)
+    return Prober(counter, f0, eps, h_rel, tol, rng, mode, n_directions, n_coords)
 
 
 def _check_each_tensor(
@@ -177,6 +246,33 @@ def _check_each_tensor(
         check = check_tensor(prober, name, params[name], saved[name], analytic.get(name))
         results.append(replace(check, n_evals=prober.counter.n - before))
     return tuple(results)
+
+
+def _name_the_lines(
+    results: tuple[TensorCheck, ...], code: Any, grad_names: Mapping[str, str]
+) -> tuple[TensorCheck, ...]:
+    """Give each failing tensor the statement that assigns its gradient and, for a hint with a
+    mechanical fix, that statement corrected."""
+    if code is None or isinstance(code, (Mapping, list, tuple)):
+        return results
+    out = []
+    for t in results:
+        out.append(t)
+        if t.verdict != "fail" or t.problem == "missing-gradient":
+            continue
+        found = find_assignment(code, t.name, grad_names.get(t.name, t.name))
+        if found is None:
+            continue
+        fix = corrected(
+            found,
+            t.hint,
+            t.shape,
+            whole=None if t.factor is None else whole_factor(t.factor, 0.02),
+            coefficient=t.coefficient,
+            param_expr=param_expression(found, t.name),
+        )
+        out[-1] = replace(t, source=found.where, fix=fix)
+    return tuple(out)
 
 
 def _restore(params: Mapping[str, np.ndarray], saved: Mapping[str, np.ndarray]) -> None:

@@ -43,6 +43,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ._probes import F64, Probes
 from ._report import Mode
@@ -174,16 +175,19 @@ class Prober:
         G: F64,
         extra_coords: int = 0,
         gstar: float | None = None,
+        among: NDArray[np.intp] | None = None,
     ) -> Probes:
         """Run the finite differences for one tensor, retrying disagreements at smaller steps.
 
         With `extra_coords`, probe only that many random coordinates, taking `gstar` as the norm
-        of the true gradient.
+        of the true gradient, and draw them from the flat indices `among` when given.
         """
         size = x.size
         h = self.abs_step(x0)
         if extra_coords:
-            coords = self.rng.choice(size, size=min(extra_coords, size), replace=False)
+            pool = size if among is None else among
+            n_pool = size if among is None else len(among)
+            coords = self.rng.choice(pool, size=min(extra_coords, n_pool), replace=False)
             dirs: list[F64] = []
         elif self.mode == "exhaustive" or size <= self.n_directions + self.n_coords:
             coords = np.arange(size)

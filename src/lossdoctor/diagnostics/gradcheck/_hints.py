@@ -11,6 +11,8 @@ comparison confirms, or none.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ._differences import Prober
@@ -27,6 +29,12 @@ HINTS: dict[str, str] = {
     "sign-flipped": "the analytic gradient has the wrong sign",
     "transposed": "the analytic gradient is the transpose of the numerical one",
     "zero-gradient": "the analytic gradient is zero although the loss depends on the parameter",
+    "missing-regularization": "the numerical gradient minus the analytic one is a constant times "
+    "the parameter: the gradient of a regularisation term (lam * W for lam / 2 * sum(W**2)) is "
+    "missing; the report gives the coefficient",
+    "reduction-sums-to-zero": "the analytic gradient is a constant near zero because it was "
+    "summed over every axis and the true gradient happens to sum to zero (a softmax output's "
+    "bias): sum over the samples only",
 }
 
 # A hint's candidate (the transposed, negated or rescaled gradient) must fit this much better
@@ -46,20 +54,44 @@ _TIGHT_FIT = 0.1
 _REDUCTION_TRIES = 3
 
 
+class Explanation(NamedTuple):
+    """A hint code (or None), its numbers, and the finding in words."""
+
+    hint: str | None
+    message: str
+    factor: float | None = None  # scale-mismatch: analytic / numerical
+    coefficient: float | None = None  # missing-regularization: (numerical - analytic) / param
+
+
 def explain(
-    prober: Prober, x: np.ndarray, x0: np.ndarray, G: F64, P: Probes
-) -> tuple[str | None, float | None, str]:
+    prober: Prober,
+    x: np.ndarray,
+    x0: np.ndarray,
+    G: F64,
+    P: Probes,
+    given_size: int | None = None,
+) -> Explanation:
     """Find the hint that the evidence supports for a failing gradient `G`.
 
-    Returns the hint code (or None), the scale factor for "scale-mismatch", and a sentence.
+    `given_size` is the number of entries of the gradient as given, before it was broadcast to
+    the parameter's shape (1 for a sum over every axis).
     """
     rel = compare(G, P).rel_error
-    S = P.smooth()
+    S = _informative(P.smooth(), G)
     if len(S.dir_num) + len(S.coord_idx) < _HINT_PROBES and len(P.coord_idx) < P.size:
-        # Kinks spoilt too many probes to judge a hint on: add coordinates, which move
-        # fewer pre-activations than a direction does.
-        extra = prober.probe(x, x0, G, extra_coords=_HINT_PROBES, gstar=P.gstar_norm())
-        S = S.merge(extra.smooth())
+        # Kinks spoilt too many probes to judge a hint on, or most coordinates are exactly
+        # zero in both gradients (one-hot inputs): add coordinates where the analytic gradient
+        # is not zero, which also move fewer pre-activations than a direction does.
+        support = np.flatnonzero(G.ravel())
+        extra = prober.probe(
+            x,
+            x0,
+            G,
+            extra_coords=_HINT_PROBES,
+            gstar=P.gstar_norm(),
+            among=support if len(support) >= _HINT_PROBES else None,
+        )
+        S = S.merge(_informative(extra.smooth(), G))
     # Hints are judged on coordinates when there are enough: a random direction moves every
     # pre-activation and so crosses more kinks.
     H = S
@@ -80,16 +112,24 @@ def explain(
 
     gnorm = float(np.linalg.norm(G))
     if gnorm <= 1e-6 * P.gstar_norm():
-        return (
+        summed = G.size > 1 and (given_size == 1 or bool(np.any(G != 0)))
+        if summed and _sums_to_zero(prober, x, x0, P):
+            return Explanation(
+                "reduction-sums-to-zero",
+                "the analytic gradient is a constant near zero, and so is the sum of the true "
+                "gradient over every axis (as for a softmax output's bias, whose gradient sums "
+                "to zero over the classes): it looks summed over every axis instead of over the "
+                "samples only, and that sum vanishes (np.sum(dZ, axis=1, keepdims=True) for "
+                "features-by-samples, np.sum(dZ, axis=0) for samples-by-features)",
+            )
+        return Explanation(
             "zero-gradient",
-            None,
             "the analytic gradient is zero but the loss changes with this parameter: the "
             "gradient is never computed or does not flow back to it",
         )
     if G.ndim == 2 and G.shape[0] == G.shape[1] and misfit(G.T) is not None:
-        return (
+        return Explanation(
             "transposed",
-            None,
             "the analytic gradient looks transposed: its transpose matches the numerical one "
             "(for Z = X @ W the gradient is X.T @ dZ; for Z = W @ X it is dZ @ X.T)",
         )
@@ -101,9 +141,8 @@ def explain(
     if misfit(-G) is not None or (
         factor is not None and scaled is not None and abs(factor + 1) <= max(0.01, 2 * scaled)
     ):
-        return (
+        return Explanation(
             "sign-flipped",
-            None,
             "the analytic gradient has the wrong sign: its negative matches the numerical one",
         )
     if (
@@ -114,14 +153,17 @@ def explain(
         # float32 precision: unless the fit is tight, believe only the factors bugs make.
         and _plausible_factor(factor, compare(G / factor, H).rel_error, G.size, prober.rtol)
     ):
-        return "scale-mismatch", factor, _scale_sentence(factor)
+        return Explanation("scale-mismatch", _scale_sentence(factor), factor=factor)
+    W = x0.astype(np.float64)
+    lam = fit_regularization(G, W, H)
+    if lam is not None and misfit(G + lam * W) is not None:
+        return Explanation("missing-regularization", _regularization_sentence(lam), coefficient=lam)
     axes = [a for a in range(G.ndim) if G.shape[a] > 1 and _constant_along(G, a)]
     if axes:
         found = reduction_evidence(prober, x, x0, G, P, tuple(axes))
         if found is not None:
-            return "wrong-reduction-axis", None, found
-    return (
-        None,
+            return Explanation("wrong-reduction-axis", found)
+    return Explanation(
         None,
         f"the analytic and numerical gradients differ (relative error {rel:.2g}) in no simple "
         "pattern (sign, scale, transpose, reduction axis); common causes are a wrong "
@@ -130,11 +172,59 @@ def explain(
     )
 
 
+def _informative(P: Probes, G: F64) -> Probes:
+    """The probes without the coordinates where both gradients are exactly zero: they agree
+    with every candidate (sign, scale, transpose) and so are no evidence for any."""
+    dead = (G.ravel()[P.coord_idx] == 0) & (P.coord_num == 0)
+    return P.subset(np.ones(len(P.dir_num), dtype=bool), ~dead)
+
+
+def _sums_to_zero(prober: Prober, x: np.ndarray, x0: np.ndarray, P: Probes) -> bool:
+    """Whether the true gradient sums to zero over every axis: the derivative along the
+    all-ones direction (of unit mean square, like a random direction) is within rounding of 0."""
+    num, noise, _ = prober.direction_once(x, x0, np.ones(x.shape), prober.abs_step(x0))
+    return num is not None and abs(num) <= prober.rtol * P.gstar_norm() + noise
+
+
+def fit_regularization(G: F64, W: F64, P: Probes) -> float | None:
+    """Least-squares ``c`` with numerical - analytic ≈ c * W over the probes, or None."""
+    a_parts, w_parts, n_parts = [], [], []
+    if len(P.dir_num):
+        D = P.dir_delta.reshape(len(P.dir_num), -1)
+        a_parts.append(D @ G.ravel())
+        w_parts.append(D @ W.ravel())
+        n_parts.append(P.dir_num)
+    if len(P.coord_idx):
+        a_parts.append(G.ravel()[P.coord_idx])
+        w_parts.append(W.ravel()[P.coord_idx])
+        n_parts.append(P.coord_num)
+    if not a_parts:
+        return None
+    a, w, n = (np.concatenate(parts) for parts in (a_parts, w_parts, n_parts))
+    ww = float(w @ w)
+    if ww == 0:
+        return None
+    return float((n - a) @ w) / ww
+
+
+def _regularization_sentence(lam: float) -> str:
+    if lam > 0:
+        return (
+            f"the numerical gradient minus the analytic one is {lam:.4g} times the parameter: "
+            f"a regularisation term is missing from the gradient (for a loss with "
+            f"lam / 2 * sum(W**2), add lam * W, here {lam:.4g} * W)"
+        )
+    return (
+        f"the analytic gradient minus the numerical one is {-lam:.4g} times the parameter: "
+        "the gradient has a regularisation term that the loss does not (or twice)"
+    )
+
+
 def _plausible_factor(factor: float, error: float, size: int, rtol: float) -> bool:
     """Whether a fitted scale factor is what a bug makes: a whole number or its reciprocal
     (as precisely as the fit allows), or any factor when the fit is tight. A one-entry
     tensor always fits a factor tightly, so for it only the whole numbers count."""
-    return (error <= _TIGHT_FIT * rtol and size > 1) or _whole_factor(
+    return (error <= _TIGHT_FIT * rtol and size > 1) or whole_factor(
         factor, max(_WHOLE_FACTOR_RTOL, 2 * error)
     ) is not None
 
@@ -210,7 +300,7 @@ def _axes_words(axes: tuple[int, ...], shape: tuple[int, ...]) -> str:
     return f"axes {', '.join(str(a) for a in axes)}"
 
 
-def _whole_factor(factor: float, rtol: float = _WHOLE_FACTOR_RTOL) -> tuple[int, str] | None:
+def whole_factor(factor: float, rtol: float = _WHOLE_FACTOR_RTOL) -> tuple[int, str] | None:
     """(k, "missing") when |factor| is close to a whole number k >= 2, (k, "extra") when close
     to 1/k, else None."""
     mag = abs(factor)
@@ -226,7 +316,7 @@ def _whole_factor(factor: float, rtol: float = _WHOLE_FACTOR_RTOL) -> tuple[int,
 def _scale_sentence(factor: float) -> str:
     sentence = f"the analytic gradient is {factor:.4g} times the numerical one"
     sign = " and has the wrong sign" if factor < 0 else ""
-    whole = _whole_factor(factor, 0.02)
+    whole = whole_factor(factor, 0.02)
     if whole is None:
         return sentence + sign
     k, word = whole

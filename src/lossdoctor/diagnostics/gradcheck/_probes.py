@@ -122,13 +122,16 @@ class Comparison:
     excess: float  # relative error beyond the rounding noise: what the verdict uses
     max_abs_error: float
     max_abs_error_at: int | None
+    # The share of the gradient's size that the rounding allowance could hide, on the probes
+    # that resolve best: an error smaller than this would not show.
+    resolution: float = math.inf
 
 
 def compare(G: F64, P: Probes) -> Comparison:
     """Compare a candidate analytic gradient `G` (the parameter's shape) with the probes."""
     g_flat = G.ravel()
     gnorm = max(float(np.linalg.norm(g_flat)), P.gstar_norm())
-    rel, excess = 0.0, 0.0
+    rel, excess, resolution = 0.0, 0.0, math.inf
     parts: list[tuple[F64, F64, F64, float]] = []
     if len(P.dir_num):
         a = P.dir_delta.reshape(len(P.dir_num), -1) @ g_flat
@@ -144,6 +147,7 @@ def compare(G: F64, P: Probes) -> Comparison:
         scale = max(float(np.linalg.norm(a)), float(np.linalg.norm(num)), floor)
         allowance = float(np.linalg.norm(noise))
         if scale > 0:
+            resolution = min(resolution, allowance / scale)
             rel = max(rel, err / scale)
             excess = max(excess, max(err - allowance, 0.0) / scale)
         elif err > allowance:
@@ -153,7 +157,7 @@ def compare(G: F64, P: Probes) -> Comparison:
         diffs = np.abs(g_flat[P.coord_idx] - P.coord_num)
         j = int(np.argmax(diffs))
         max_abs, at = float(diffs[j]), int(P.coord_idx[j])
-    return Comparison(rel, excess, max_abs, at)
+    return Comparison(rel, excess, max_abs, at, resolution)
 
 
 def fit_scale(G: F64, P: Probes) -> float | None:

@@ -12,13 +12,28 @@ from typing import Any, Literal
 
 import numpy as np
 
-Verdict = Literal["pass", "warn", "fail"]
+Verdict = Literal["pass", "warn", "unresolved", "fail"]
 Mode = Literal["fast", "exhaustive"]
 
 # A tensor whose excess relative error lies between rtol and WARN_FACTOR * rtol gets "warn".
 WARN_FACTOR = 10.0
 # The report calls the loss noisy above this many times its dtype's rounding allowance.
-_NOISY_LOSS = 100.0
+NOISY_LOSS = 100.0
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    """A statement in the user's code: file, line number (1-based) and its text."""
+
+    file: str
+    line: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        return {"file": self.file, "line": self.line, "text": self.text}
+
+
 # A machine epsilon above this (float32, float16) gets the low-precision caveat on failures.
 LOW_PRECISION = 1e-10
 
@@ -37,9 +52,11 @@ class TensorCheck:
         Shape of the analytic gradient, None when it is missing.
     dtype : str
         Dtype of the parameter.
-    verdict : {"pass", "warn", "fail"}
+    verdict : {"pass", "warn", "unresolved", "fail"}
         "warn" means slightly above tolerance, or that the tensor could not be checked (every probe
-        sat on a kink); "fail" means the analytic gradient is wrong or has the wrong shape.
+        sat on a kink); "unresolved" means the loss's rounding at its precision is as large as
+        the gradient's effect over the step, so that a wrong gradient would not show (repeat in
+        float64); "fail" means the analytic gradient is wrong or has the wrong shape.
     problem : str or None
         What is wrong, independent of the hint: "missing-gradient", "shape-mismatch",
         "non-finite-gradient", "values-differ", or None.
@@ -57,6 +74,15 @@ class TensorCheck:
         Index of that coordinate.
     factor : float or None
         For "scale-mismatch": the analytic gradient divided by the numerical one.
+    coefficient : float or None
+        For "missing-regularization": ``c`` with numerical - analytic = c * parameter.
+    grad_name : str or None
+        The gradient's name where it differs from the parameter's (``dW1`` for ``W1``).
+    source : SourceLine or None
+        For a failing tensor, the statement in the user's code that assigns its gradient, when
+        it can be found.
+    fix : str or None
+        That statement corrected, for hints with a mechanical fix.
     n_evals : int
         Loss evaluations spent on this tensor.
     n_directions : int
@@ -86,11 +112,15 @@ class TensorCheck:
     n_coords: int = 0
     n_kinks_resolved: int = 0
     n_kinks_excluded: int = 0
+    coefficient: float | None = None
+    grad_name: str | None = None
+    source: SourceLine | None = None
+    fix: str | None = None
 
     @property
     def ok(self) -> bool:
-        """True unless the verdict is "fail"."""
-        return self.verdict != "fail"
+        """True when the verdict is "pass" or "warn"."""
+        return self.verdict in ("pass", "warn")
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict (NaN and infinities become None)."""
@@ -114,6 +144,10 @@ class TensorCheck:
             "n_coords": self.n_coords,
             "n_kinks_resolved": self.n_kinks_resolved,
             "n_kinks_excluded": self.n_kinks_excluded,
+            "coefficient": None if self.coefficient is None else json_float(self.coefficient),
+            "grad_name": self.grad_name,
+            "source": None if self.source is None else self.source.to_dict(),
+            "fix": self.fix,
         }
 
 
@@ -160,13 +194,18 @@ class GradientReport:
 
     @property
     def ok(self) -> bool:
-        """True when no tensor fails (warnings allowed)."""
+        """True when every tensor passes (warnings allowed): none fails or is unresolved."""
         return all(t.ok for t in self.tensors)
 
     @property
     def failing(self) -> tuple[TensorCheck, ...]:
         """The failing tensors, in backprop order."""
         return tuple(t for t in self.tensors if t.verdict == "fail")
+
+    @property
+    def unresolved(self) -> tuple[TensorCheck, ...]:
+        """The tensors the check could not judge at the loss's precision."""
+        return tuple(t for t in self.tensors if t.verdict == "unresolved")
 
     def __getitem__(self, name: str) -> TensorCheck:
         for t in self.tensors:
@@ -188,6 +227,7 @@ class GradientReport:
             "loss_resolution": json_float(self.loss_resolution),
             "precision": self.precision,
             "failing": [t.name for t in self.failing],
+            "unresolved": [t.name for t in self.unresolved],
             "tensors": [t.to_dict() for t in self.tensors],
         }
 
@@ -198,7 +238,12 @@ class GradientReport:
     def __str__(self) -> str:
         failing = self.failing
         n = len(self.tensors)
-        status = "OK" if self.ok else f"FAIL: {len(failing)} of {n} tensors"
+        if failing:
+            status = f"FAIL: {len(failing)} of {n} tensors"
+        elif self.unresolved:
+            status = f"UNRESOLVED: {len(self.unresolved)} of {n} tensors"
+        else:
+            status = "OK"
         lines = [
             f"Gradient check {status} ({self.mode} mode, {self.n_evals} loss evaluations, "
             f"rtol {self.rtol:.0e})"
@@ -206,9 +251,15 @@ class GradientReport:
         for t in failing:
             hint = f" [{t.hint}]" if t.hint else ""
             lines.append(f"  {t.name}{hint}: {t.message}")
+            if t.source is not None:
+                where = f"{t.source.file}:{t.source.line}"
+                lines.append(f"      line {t.source.line} ({where}): {t.source.text}")
+            if t.fix is not None:
+                lines.append(f"      corrected: {t.fix}")
         for t in self.tensors:
-            if t.verdict == "warn":
-                lines.append(f"  {t.name} (warning): {t.message}")
+            if t.verdict in ("warn", "unresolved"):
+                label = "warning" if t.verdict == "warn" else t.verdict
+                lines.append(f"  {t.name} ({label}): {t.message}")
         if len(failing) > 1:
             lines.append(
                 "  Fix the first failing tensor first: an error in a later layer's backprop "
@@ -216,7 +267,7 @@ class GradientReport:
             )
         if self.unused_grads:
             lines.append(f"  Gradients with no parameter: {', '.join(self.unused_grads)}")
-        if self.loss_noise > _NOISY_LOSS * self.loss_resolution:
+        if self.loss_noise > NOISY_LOSS * self.loss_resolution:
             lines.append(
                 f"  The loss itself is noisy: its rounding error, about {self.loss_noise:.1e}, is "
                 f"{self.loss_noise / max(self.loss_resolution, 1e-300):.0f} times what its "

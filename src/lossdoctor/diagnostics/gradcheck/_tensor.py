@@ -8,8 +8,8 @@ import numpy as np
 
 from ._differences import Prober
 from ._hints import explain
-from ._probes import F64, compare
-from ._report import WARN_FACTOR, TensorCheck, Verdict
+from ._probes import F64, Comparison, compare
+from ._report import LOW_PRECISION, WARN_FACTOR, TensorCheck, Verdict
 
 
 def check_tensor(
@@ -97,25 +97,37 @@ def check_tensor(
             verdict="warn",
             message="could not be checked: every probe sat on a kink (ReLU/max)",
         )
-    verdict = _verdict(cmp.excess, prober.rtol)
+    verdict = _verdict(cmp, prober.rtol)
+    unresolved = _unresolved_message(prober, cmp) if verdict == "unresolved" else ""
     if shape_note:
         # A gradient of the wrong shape fails whatever its values.
         out = replace(out, problem="shape-mismatch")
         if g.shape == x.shape[::-1] and g.shape != x.shape:
-            tail = (
-                "; its transpose matches the numerical gradient"
-                if verdict == "pass"
-                else f"; even transposed it differs (relative error {cmp.rel_error:.2g})"
-            )
+            if verdict == "pass":
+                tail = "; its transpose matches the numerical gradient"
+            elif verdict == "unresolved":
+                tail = f"; whether its transpose matches is {unresolved}"
+            else:
+                tail = f"; even transposed it differs (relative error {cmp.rel_error:.2g})"
             return replace(out, hint="transposed", message=shape_note + tail + kinks)
         if verdict == "pass":
             return replace(
                 out, message=shape_note + "; its values match the numerical gradient" + kinks
             )
-        hint, factor, why = explain(prober, x, x0, G, P)
-        return replace(out, hint=hint, factor=factor, message=f"{shape_note}; {why}{kinks}")
+        if verdict == "unresolved":
+            return replace(out, message=f"{shape_note}; whether its values match is {unresolved}")
+        e = explain(prober, x, x0, G, P, g.size)
+        return replace(
+            out,
+            hint=e.hint,
+            factor=e.factor,
+            coefficient=e.coefficient,
+            message=f"{shape_note}; {e.message}{kinks}",
+        )
     if verdict == "pass":
         return replace(out, verdict="pass", message="ok" + kinks)
+    if verdict == "unresolved":
+        return replace(out, verdict="unresolved", message=unresolved[0].upper() + unresolved[1:])
     if verdict == "warn":
         return replace(
             out,
@@ -124,16 +136,40 @@ def check_tensor(
             message=f"relative error {cmp.rel_error:.2g} is slightly above the tolerance "
             f"{prober.rtol:.0e} (rounding or curvature?){kinks}",
         )
-    hint, factor, why = explain(prober, x, x0, G, P)
-    return replace(out, problem="values-differ", hint=hint, factor=factor, message=why + kinks)
+    e = explain(prober, x, x0, G, P, g.size)
+    return replace(
+        out,
+        problem="values-differ",
+        hint=e.hint,
+        factor=e.factor,
+        coefficient=e.coefficient,
+        message=e.message + kinks,
+    )
 
 
-def _verdict(excess: float, rtol: float) -> Verdict:
-    if excess <= rtol:
-        return "pass"
-    if excess <= WARN_FACTOR * rtol:
-        return "warn"
-    return "fail"
+def _verdict(cmp: Comparison, rtol: float) -> Verdict:
+    """Judge the error beyond the rounding allowance; but a raw error far above the tolerance
+    that only the allowance excuses is not a pass: the check could not tell."""
+    if cmp.excess > WARN_FACTOR * rtol:
+        return "fail"
+    if cmp.rel_error > WARN_FACTOR * rtol:
+        return "unresolved"
+    return "pass" if cmp.excess <= rtol else "warn"
+
+
+def _unresolved_message(prober: Prober, cmp: Comparison) -> str:
+    names = {float(np.finfo(t).eps): np.dtype(t).name for t in (np.float16, np.float32, np.float64)}
+    name = names.get(prober.eps, f"eps {prober.eps:.1e}")
+    what = (
+        "Repeat the check with parameters and data in float64."
+        if prober.eps > LOW_PRECISION
+        else "Compute the loss without cancellation (cross-entropy from logits, not log(1 - p))."
+    )
+    return (
+        f"unresolved at the loss's precision ({name}): the gradients differ by {cmp.rel_error:.2g} "
+        f"(relative), but the loss's rounding could hide an error of {cmp.resolution:.2g} times "
+        f"the gradient's size, so a correct and a wrong gradient cannot be told apart. {what}"
+    )
 
 
 def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
