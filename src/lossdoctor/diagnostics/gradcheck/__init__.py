@@ -21,13 +21,30 @@ What lives where (imports point up this list only):
     evidence about a failing tensor supports.
 ``_tensor.py``
     `check_tensor`: one parameter's shape, probes, verdict and hint.
+``_names.py``
+    `flatten` (lists, tuples, nested dicts named by path: ``weights[0]``) and `match_gradients`
+    (``dW1``, ``d_W1``, ``grad_W1``, ``W1_grad`` for ``W1``).
+``_source.py``
+    The line: the statement in the user's code that assigns a gradient (``inspect``, ``ast``)
+    and its corrected form for hints with a mechanical fix.
 ``_checker.py``
     `check_gradients`: validate the input, copy the gradients, measure the loss's noise, check
-    each tensor in backprop order, restore the parameters, report.
+    each tensor in backprop order, restore the parameters, name the lines, report.
+``_styles.py``
+    `check_gradients_of`: recognise how a network is written (cs231n, Nielsen, deeplearning.ai,
+    attributes ``W1``/``dW1``) and check it in one call.
 """
 
 from ._checker import check_gradients
 from ._hints import HINTS
-from ._report import GradientReport, TensorCheck
+from ._report import GradientReport, SourceLine, TensorCheck
+from ._styles import check_gradients_of
 
-__all__ = ["HINTS", "GradientReport", "TensorCheck", "check_gradients"]
+__all__ = [
+    "HINTS",
+    "GradientReport",
+    "SourceLine",
+    "TensorCheck",
+    "check_gradients",
+    "check_gradients_of",
+]

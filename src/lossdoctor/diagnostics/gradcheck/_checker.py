@@ -14,7 +14,7 @@ from ._hints import whole_factor
 from ._names import flatten, match_gradients
 from ._probes import F64
 from ._report import NOISY_LOSS, GradientReport, Mode, TensorCheck
-from ._source import corrected, find_assignment, param_expression
+from ._source import Assignment, choose, corrected, find_assignments, param_expression
 from ._tensor import check_tensor
 
 
@@ -248,6 +248,9 @@ def _check_each_tensor(
     return tuple(results)
 
 
+_REDUCTIONS = ("wrong-reduction-axis", "reduction-sums-to-zero")
+
+
 def _name_the_lines(
     results: tuple[TensorCheck, ...], code: Any, grad_names: Mapping[str, str]
 ) -> tuple[TensorCheck, ...]:
@@ -260,19 +263,28 @@ def _name_the_lines(
         out.append(t)
         if t.verdict != "fail" or t.problem == "missing-gradient":
             continue
-        found = find_assignment(code, t.name, grad_names.get(t.name, t.name))
-        if found is None:
+        candidates = find_assignments(code, t.name, grad_names.get(t.name, t.name))
+        if not candidates:
             continue
-        fix = corrected(
-            found,
-            t.hint,
-            t.shape,
-            whole=None if t.factor is None else whole_factor(t.factor, 0.02),
-            coefficient=t.coefficient,
-            param_expr=param_expression(found, t.name),
-        )
+        # The statement a mechanical fix applies to (the sum without an axis), else the one
+        # that defines the gradient.
+        fixable = [f for f in candidates if _fix(f, t) is not None]
+        found = fixable[-1] if t.hint in _REDUCTIONS and fixable else choose(candidates)
+        fix = _fix(found, t)
         out[-1] = replace(t, source=found.where, fix=fix)
     return tuple(out)
+
+
+def _fix(found: Assignment, t: TensorCheck) -> str | None:
+    """The statement `found` corrected for the hint of `t`, or None."""
+    return corrected(
+        found,
+        t.hint,
+        t.shape,
+        whole=None if t.factor is None else whole_factor(t.factor, 0.02),
+        coefficient=t.coefficient,
+        param_expr=param_expression(found, t.name),
+    )
 
 
 def _restore(params: Mapping[str, np.ndarray], saved: Mapping[str, np.ndarray]) -> None:

@@ -178,7 +178,10 @@ class GradientReport:
         The rounding allowance the loss's dtype implies, for comparison: a loss much noisier
         than this is computed with cancellation (for example ``log(1 - p)`` for p near 1).
     precision : float
-        Machine epsilon of the coarsest of the loss and the parameters (2.2e-16 for float64).
+        Machine epsilon of the dtype the loss is computed in (2.2e-16 for float64).
+    notes : tuple of str
+        What was assumed to run the check (for example the loss of a network with no cost
+        method), printed under the first line.
     """
 
     tensors: tuple[TensorCheck, ...]
@@ -191,6 +194,7 @@ class GradientReport:
     loss_noise: float = 0.0
     loss_resolution: float = 0.0
     precision: float = float(np.finfo(np.float64).eps)
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -228,6 +232,7 @@ class GradientReport:
             "precision": self.precision,
             "failing": [t.name for t in self.failing],
             "unresolved": [t.name for t in self.unresolved],
+            "notes": list(self.notes),
             "tensors": [t.to_dict() for t in self.tensors],
         }
 
@@ -248,6 +253,7 @@ class GradientReport:
             f"Gradient check {status} ({self.mode} mode, {self.n_evals} loss evaluations, "
             f"rtol {self.rtol:.0e})"
         ]
+        lines.extend(f"  ({note})" for note in self.notes)
         for t in failing:
             hint = f" [{t.hint}]" if t.hint else ""
             lines.append(f"  {t.name}{hint}: {t.message}")

@@ -39,15 +39,36 @@ class Assignment:
     function: ast.AST  # the enclosing function's tree, to find names such as ``m``
 
 
-def find_assignment(code: Any, param: str, grad_key: str | None) -> Assignment | None:
-    """The last statement in the reachable functions that assigns the gradient of `param`.
+def find_assignments(code: Any, param: str, grad_key: str | None) -> list[Assignment]:
+    """The statements in the reachable functions that assign the gradient of `param`, in order.
 
-    `grad_key` is the gradient's name in the gradients given (``dW1``, ``W1`` ...). Returns None
-    when no such statement is found (the gradient computed in a loop over a list, in a library,
-    or in code whose source is not available).
+    `grad_key` is the gradient's name in the gradients given (``dW1``, ``W1`` ...). When none
+    assigns it by its full name, the name without the layer number is tried (``db = ...`` in a
+    helper shared by the layers). Empty when nothing is found (a gradient computed in a loop over
+    a list, in a library, or in code whose source is not available).
     """
-    names = _gradient_names(param, grad_key)
     keys = {param, *([grad_key] if grad_key else [])}
+    found = _find(code, _gradient_names(param, grad_key), keys)
+    if not found:
+        stem = _last_stem(param).rstrip("0123456789")
+        if stem and stem != _last_stem(param):
+            found = _find(code, _gradient_names(stem, None), set())
+    return found
+
+
+def choose(found: list[Assignment]) -> Assignment:
+    """The assignment that defines the gradient: the last one whose value does not read the
+    gradient itself (``dW = -dW`` or ``dW = dW.T`` patch a value defined before)."""
+    for a in reversed(found):
+        node = a.node
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) not in ast.unparse(
+            node.value
+        ):
+            return a
+    return found[-1]
+
+
+def _find(code: Any, names: set[str], keys: set[str]) -> list[Assignment]:
     found: list[Assignment] = []
     for fn in _functions_reached(code):
         parsed = _parse(fn)
@@ -66,7 +87,7 @@ def find_assignment(code: Any, param: str, grad_key: str | None) -> Assignment |
                 part.strip() for part in lines[node.lineno - 1 : node.end_lineno or node.lineno]
             )
             found.append(Assignment(SourceLine(file, line, text), node, tree))
-    return found[-1] if found else None
+    return found
 
 
 def _gradient_names(param: str, grad_key: str | None) -> set[str]:
@@ -102,10 +123,15 @@ def _assigned_gradient(node: ast.AST, names: set[str], keys: set[str]) -> bool |
             return True
         if isinstance(target, ast.Attribute) and target.attr in names:
             return True
+        # A key spelt as a gradient (grads["dW1"]) anywhere; the parameter's own key only in a
+        # container of gradients (grads["W1"], not self.params["W1"]).
         if (
             isinstance(target, ast.Subscript)
             and isinstance(target.slice, ast.Constant)
-            and target.slice.value in keys | names
+            and (
+                target.slice.value in names
+                or (target.slice.value in keys and "grad" in ast.unparse(target.value).lower())
+            )
         ):
             return value.id if isinstance(value, ast.Name) else True
     return None
@@ -172,11 +198,10 @@ def _expand(item: Any) -> Iterator[tuple[types.FunctionType, list[Any]]]:
         yield item, [*refs.nonlocals.values(), *refs.globals.values()]
     elif isinstance(item, types.ModuleType):
         for _, member in inspect.getmembers(item):
-            if getattr(member, "__module__", None) == item.__name__:
-                if isinstance(member, types.FunctionType):
-                    yield member, []
-                elif isinstance(member, type):
-                    yield from _class_functions(member)
+            if isinstance(member, types.FunctionType):
+                yield from _expand(member)
+            elif isinstance(member, type) and not member.__module__.startswith(_LIBRARY_PREFIXES):
+                yield from _class_functions(member)
     elif isinstance(item, type):
         yield from _class_functions(item)
     elif not isinstance(item, (int, float, str, bytes, bool, type(None))):
@@ -236,7 +261,7 @@ def corrected(
     elif hint == "transposed":
         new_value = ast.Attribute(value, "T")
     elif hint == "missing-regularization" and coefficient is not None and param_expr:
-        term = ast.BinOp(ast.Constant(float(f"{coefficient:.4g}")), ast.Mult(), _expr(param_expr))
+        term = ast.BinOp(ast.Constant(float(f"{coefficient:.3g}")), ast.Mult(), _expr(param_expr))
         new_value = ast.BinOp(value, ast.Add(), term)
     else:
         return None
