@@ -123,6 +123,7 @@ def check_gradients(
         results = _check_each_tensor(prober, params, saved, analytic)
     finally:
         _restore(params, saved)
+    results = tuple(replace(t, grad_name=grad_names.get(t.name)) for t in results)
     results = _name_the_lines(results, code if code is not None else grads, grad_names)
     return GradientReport(
         tensors=results,
