@@ -225,3 +225,19 @@ def test_sparse_one_hot_inputs_get_no_hint_from_coordinates_zero_in_both(seed: i
     report = check_gradients(loss, params, {"W": X.T @ d / n}, rng=rng)  # lam * W left out
     assert report["W"].verdict == "fail"
     assert report["W"].hint in ("missing-regularization", None), str(report)
+
+
+def test_the_example_shows_the_line_and_the_fix() -> None:
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "classic_question.py"
+    spec = importlib.util.spec_from_file_location("classic_question_line", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["classic_question_line"] = module
+    spec.loader.exec_module(module)
+    text = str(module.check_asker_gradients(seed=4))
+    assert "self.db1 = np.sum(self.dZ1, keepdims=True) / m" in text
+    assert "corrected: self.db1 = np.sum(self.dZ1, axis=1, keepdims=True) / m" in text
