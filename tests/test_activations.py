@@ -23,6 +23,28 @@ def test_derivative_from_output_matches_finite_differences(
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_second_derivative_from_output_matches_finite_differences(
+    name: str, rng: np.random.Generator
+) -> None:
+    # f''(z) against central differences of f'(z), both written through a = f(z).
+    act = get_activation(name)
+    z = rng.normal(scale=2.0, size=200)
+    z = z[np.abs(z) > 1e-3]  # keep away from the ReLU kink
+
+    def first(zz: np.ndarray) -> np.ndarray:
+        return act.grad_from_output(act.forward(zz.copy(), np.empty_like(zz)), np.ones_like(zz))
+
+    h = 1e-6
+    num = (first(z + h) - first(z - h)) / (2 * h)
+    ana = act.second_from_output(act.forward(z.copy(), np.empty_like(z)))
+    assert ana.shape == z.shape and ana.dtype == np.float64
+    if not num.any():  # piecewise linear: no curvature away from the kink
+        assert not ana.any()
+    else:
+        assert np.linalg.norm(ana - num) / np.linalg.norm(num) < 1e-7
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_activation_keeps_dtype_and_is_finite(name: str, dtype: type) -> None:
     act = get_activation(name)

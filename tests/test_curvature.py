@@ -365,3 +365,21 @@ def test_sharpness_callback_shows_edge_of_stability():
     # settle where the sharpness is well below that run's limit 2 / (lr / 4).
     slow = _sharpness_run(lr / 4)
     assert np.median(slow[len(slow) // 2 :]) < 0.6 * (2 / (lr / 4))
+
+
+def test_curvature_modules_import_scipy_only_inside_functions() -> None:
+    # ``import lossdoctor`` must not pay for SciPy's solvers; they load when a sharpness is asked.
+    import ast
+    import pathlib
+
+    import lossdoctor.diagnostics.curvature as curvature
+
+    for path in pathlib.Path(curvature.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:  # module level only; ``if TYPE_CHECKING:`` blocks are skipped
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            assert not any(n.split(".")[0] == "scipy" for n in names), (path.name, names)

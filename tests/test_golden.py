@@ -36,9 +36,9 @@ import pytest
 
 def _fault_suite() -> Any:
     """The fault-suite module (FAULT_CASES, HEALTHY_CASES, run_suite, load_case_data)."""
-    from lossdoctor.diagnostics import faults
+    import fault_suite
 
-    return faults
+    return fault_suite
 
 
 GOLDEN_DIR = Path(__file__).parent / "golden"

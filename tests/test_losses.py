@@ -41,6 +41,34 @@ def test_loss_gradient_matches_finite_differences(head: str, rng: np.random.Gene
     assert rel < 1e-7
 
 
+@pytest.mark.parametrize("head", sorted(HEADS))
+def test_loss_hvp_matches_finite_differences_of_the_gradient(
+    head: str, rng: np.random.Generator
+) -> None:
+    # Central differences of d_logits along R: (g(z + h R) - g(z - h R)) / (2 h) = H R + O(h**2).
+    k = 2 if head == "binary" else 3
+    z = rng.normal(scale=2.0, size=(9, k))
+    R = rng.normal(size=(9, k))
+    Y = _targets(head, rng, 9, k)
+    loss, loss_hvp = get_head(head).loss, get_head(head).loss_hvp
+    h = 1e-5
+    num = (loss(z + h * R, Y)[1] - loss(z - h * R, Y)[1]) / (2 * h)
+    ana = loss_hvp(z, R)
+    assert ana.shape == z.shape and ana.dtype == np.float64
+    assert np.linalg.norm(ana - num) / np.linalg.norm(num) < 1e-8
+
+
+@pytest.mark.parametrize("head", sorted(HEADS))
+def test_loss_hvp_is_a_symmetric_positive_semidefinite_map(
+    head: str, rng: np.random.Generator
+) -> None:
+    # Each loss is convex in the logits: <R, H S> = <S, H R> and <R, H R> >= 0.
+    z, R, S = (rng.normal(scale=3.0, size=(6, 3)) for _ in range(3))
+    hvp = get_head(head).loss_hvp
+    assert np.vdot(R, hvp(z, S)) == pytest.approx(np.vdot(S, hvp(z, R)), rel=1e-12)
+    assert np.vdot(R, hvp(z, R)) >= 0
+
+
 @pytest.mark.parametrize("head", ["binary", "softmax"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_extreme_logits_are_finite(head: str, dtype: type, rng: np.random.Generator) -> None:

@@ -10,6 +10,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.preprocessing import StandardScaler
 
 from lossdoctor.diagnostics.lr_range import lr_range_test, make_setup, range_test, smooth
+from lossdoctor.report.plots import plot_lr_range
 
 SMALL = {"hidden_layer_sizes": (16, 8), "activation": "tanh"}
 
@@ -79,7 +80,7 @@ def test_plot_is_written_atomically(data, tmp_path):
     X, y = data
     r = lr_range_test(X[:100], y[:100], hidden_layer_sizes=(4,), random_state=0, n_steps=30)
     path = tmp_path / "sub" / "lr.png"
-    r.plot(path)
+    plot_lr_range(r, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in path.parent.iterdir()] == ["lr.png"]  # no temporary file left
     assert "suggested learning rate" in r.summary()

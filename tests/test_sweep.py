@@ -10,6 +10,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.preprocessing import StandardScaler
 
 from lossdoctor.diagnostics.sweep import chance_loss, lr_sweep
+from lossdoctor.report.plots import plot_sweep
 
 SETUP = {"hidden_layer_sizes": (8,), "activation": "tanh", "max_iter": 40, "random_state": 0}
 
@@ -56,7 +57,7 @@ def test_table_labels_and_verdicts(serial):
 
 
 def test_plot_overlays_curves_on_log_axis(serial, tmp_path):
-    fig = serial.plot(tmp_path / "sweep.png")
+    fig = plot_sweep(serial, tmp_path / "sweep.png")
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"
     assert len(ax.get_lines()) == 3

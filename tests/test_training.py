@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -241,3 +242,65 @@ def test_a_non_finite_loss_keeps_the_last_weights_whose_loss_was_finite(
         value, _ = loss_and_grad(net, result.params, X, y[:, None])
     assert math.isfinite(value)
     assert all(np.isfinite(p).all() for p in result.params.values())
+
+
+def test_history_columns_are_its_per_epoch_lists() -> None:
+    per_epoch = [f.name for f in dataclasses.fields(History) if str(f.type).startswith("list")]
+    assert list(History.COLUMNS) == per_epoch
+    assert list(History().as_dict()) == list(History.COLUMNS)
+
+
+def test_concat_continues_the_first_history_with_the_second() -> None:
+    a = History(epoch=[1, 2], loss=[3.0, 2.0], val_loss=[math.nan] * 2, val_score=[0.5, 0.6],
+                learning_rate=[0.1] * 2, grad_norm=[1.0, 0.5], time=[0.5, 1.0])  # fmt: skip
+    b = History(epoch=[1], loss=[1.5], val_loss=[math.nan], val_score=[0.7],
+                learning_rate=[0.05], grad_norm=[0.25], time=[0.25],
+                stop_reason="converged", message="m", best_epoch=1)  # fmt: skip
+    c = History.concat(a, b)
+    assert c.epoch == [1, 2, 3] and c.time == [0.5, 1.0, 1.25]
+    assert c.loss == [3.0, 2.0, 1.5] and c.val_score == [0.5, 0.6, 0.7]
+    assert c.learning_rate == [0.1, 0.1, 0.05] and c.grad_norm == [1.0, 0.5, 0.25]
+    assert (c.stop_reason, c.message, c.best_epoch) == ("converged", "m", 1)
+    assert a.epoch == [1, 2] and len(History.concat(History(), b)) == 1
+
+
+def test_verbose_prints_each_epoch_before_the_callbacks_run(capsys, rng) -> None:
+    class Shout(Callback):
+        def on_epoch_end(self, epoch, params, history):
+            print(f"callback {epoch}")
+
+    net = Network((3, 1), "identity", "identity")
+    X, Y = rng.normal(size=(10, 3)), rng.normal(size=(10, 1))
+    capsys.readouterr()  # what the fixtures printed
+    result = fit(net, init_params(net, rng), X, Y, optimizer=sgd(0.1), epochs=2,
+                 verbose=True, callbacks=[Shout()])  # fmt: skip
+    h = result.history
+    assert capsys.readouterr().out == (
+        f"Iteration 1, loss = {h.loss[0]:.8f}\ncallback 1\n"
+        f"Iteration 2, loss = {h.loss[1]:.8f}\ncallback 2\n"
+    )
+
+
+def test_progress_bar_changes_no_result_and_is_closed_on_error(rng, monkeypatch) -> None:
+    from rich.progress import Progress
+
+    events: list[str] = []
+    start, stop = Progress.start, Progress.stop
+    monkeypatch.setattr(Progress, "start", lambda self: (events.append("start"), start(self))[1])
+    monkeypatch.setattr(Progress, "stop", lambda self: (events.append("stop"), stop(self))[1])
+    net = Network((3, 4, 1), "tanh", "binary")
+    X, Y = rng.normal(size=(10, 3)), (rng.random((10, 1)) < 0.5).astype(float)
+    params = init_params(net, rng)
+    plain = fit(net, params, X, Y, optimizer=sgd(0.1), epochs=3, progress=False)
+    shown = fit(net, params, X, Y, optimizer=sgd(0.1), epochs=3, progress=True)
+    assert shown.history.loss == plain.history.loss
+    assert events == ["start", "stop"]
+
+    class Boom(Callback):
+        def on_epoch_end(self, epoch, params, history):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fit(net, params, X, Y, optimizer=sgd(0.1), epochs=3, progress=True, callbacks=[Boom()])
+    # A bar left running would keep rich's live display alive.
+    assert events == ["start", "stop"] * 2

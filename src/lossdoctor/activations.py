@@ -1,9 +1,12 @@
-"""Hidden-layer activations, each with its derivative beside it.
+"""Hidden-layer activations, each with its first and second derivatives beside it.
 
 Every derivative is written in terms of the activation's *output* ``a`` rather than its input
 ``z``: the forward pass already stores ``a``, so backprop needs no second pass over ``z``
 (tanh: ``1 - a**2``; sigmoid: ``a * (1 - a)``; ReLU: ``a > 0``). That is possible because each
-activation here is monotone, so ``a`` determines ``z`` wherever the derivative differs.
+activation here is monotone, so ``a`` determines ``z`` wherever the derivative differs. The
+second derivatives (tanh: ``-2 a (1 - a**2)``; sigmoid: ``(1 - 2 a) a (1 - a)``; zero for the
+piecewise-linear ones) serve the exact Hessian-vector products of
+:mod:`lossdoctor.diagnostics.curvature`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ LEAKY_SLOPE = 0.01
 
 
 class Activation(NamedTuple):
-    """An element-wise activation and its derivative.
+    """An element-wise activation and its first and second derivatives.
 
     Attributes
     ----------
@@ -33,11 +36,15 @@ class Activation(NamedTuple):
     grad_from_output : callable (a, delta, work=None) -> delta
         Multiplies ``delta`` in place by ``f'(z)`` expressed through ``a = f(z)``. ``work``, an
         optional array shaped like ``a``, holds ``f'(z)`` on the way so that nothing is allocated.
+    second_from_output : callable (a) -> ndarray
+        ``f''(z)`` expressed through ``a = f(z)``, as a new array shaped like ``a`` (zero for the
+        piecewise-linear activations, whose kink is taken as having no curvature).
     """
 
     name: str
     forward: Callable[[Array, Array], Array]
     grad_from_output: Callable[..., Array]
+    second_from_output: Callable[[Array], Array]
 
 
 def _tanh(z: Array, out: Array) -> Array:
@@ -63,6 +70,10 @@ def _tanh_grad(a: Array, delta: Array, work: Array | None = None) -> Array:
     return delta
 
 
+def _tanh_second(a: Array) -> Array:
+    return -2 * a * (1 - a * a)  # f'' = -2 f f'
+
+
 def _sigmoid(z: Array, out: Array) -> Array:
     # 0.5 * (1 + tanh(z / 2)) is the logistic function without exp overflow for any z.
     np.multiply(z, 0.5, out=out)
@@ -77,6 +88,15 @@ def _sigmoid_grad(a: Array, delta: Array, work: Array | None = None) -> Array:
     d *= a  # a * (1 - a)
     delta *= d
     return delta
+
+
+def _sigmoid_second(a: Array) -> Array:
+    return (1 - 2 * a) * (a * (1 - a))  # f'' = (1 - 2 f) f'
+
+
+def _zero_second(a: Array) -> Array:
+    # Piecewise linear: no curvature anywhere but at the kink, where none is defined.
+    return np.zeros_like(a)
 
 
 def _relu(z: Array, out: Array) -> Array:
@@ -112,11 +132,11 @@ def _identity_grad(a: Array, delta: Array, work: Array | None = None) -> Array:
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("tanh", _tanh, _tanh_grad),
-        Activation("relu", _relu, _relu_grad),
-        Activation("leaky_relu", _leaky_relu, _leaky_relu_grad),
-        Activation("sigmoid", _sigmoid, _sigmoid_grad),
-        Activation("identity", _identity, _identity_grad),
+        Activation("tanh", _tanh, _tanh_grad, _tanh_second),
+        Activation("relu", _relu, _relu_grad, _zero_second),
+        Activation("leaky_relu", _leaky_relu, _leaky_relu_grad, _zero_second),
+        Activation("sigmoid", _sigmoid, _sigmoid_grad, _sigmoid_second),
+        Activation("identity", _identity, _identity_grad, _zero_second),
     )
 }
 # scikit-learn calls the sigmoid "logistic"; accept its name too.

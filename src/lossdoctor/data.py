@@ -15,10 +15,12 @@ import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "BUILTIN_DATASETS",
@@ -240,6 +242,8 @@ def check_classification_target(y: np.ndarray, source: str = "") -> None:
         If ``y`` is not 1-D, is empty, has missing labels or holds only one class, for example
         ``target column 'label' in data.csv has only one class: 1 (in all 40 samples)``.
     """
+    import pandas as pd
+
     what = source or "the target"
     y = _as_1d_target(y, what)
     missing = pd.isna(y)
@@ -270,6 +274,8 @@ def check_regression_target(y: np.ndarray, source: str = "") -> None:
         the first such value and its row) or holds NaN or infinity (the message gives the count
         and the first row).
     """
+    import pandas as pd
+
     what = source or "the target"
     y = _as_1d_target(y, what)
     if y.dtype.kind not in "biuf":
@@ -290,6 +296,8 @@ def check_regression_target(y: np.ndarray, source: str = "") -> None:
 
 
 def _read_csv(path: Path, source: str) -> pd.DataFrame:
+    import pandas as pd
+
     # .txt files may be tab- or space-separated; let the python engine sniff the delimiter.
     options: dict[str, Any] = (
         {"sep": None, "engine": "python"} if ".txt" in path.name.lower() else {"sep": ","}
@@ -333,6 +341,8 @@ def _from_frame(
     features: list[str] | None,
     require_target: bool,
 ) -> Dataset:
+    import pandas as pd
+
     columns = [str(c) for c in frame.columns]
     frame.columns = pd.Index(columns)
     if frame.shape[0] == 0:
@@ -383,6 +393,8 @@ def _from_frame(
 
 def _numeric_column(column: pd.Series, name: str, source: str) -> np.ndarray:
     """Return one feature column as float64 or say which value is not a number."""
+    import pandas as pd
+
     if pd.api.types.is_numeric_dtype(column.dtype):
         return column.to_numpy(dtype=np.float64, na_value=np.nan)
     if pd.api.types.is_datetime64_any_dtype(column.dtype) or pd.api.types.is_timedelta64_dtype(
@@ -406,6 +418,8 @@ def _numeric_column(column: pd.Series, name: str, source: str) -> np.ndarray:
 
 
 def _target_column(column: pd.Series, name: str, source: str) -> np.ndarray:
+    import pandas as pd
+
     missing = column.isna().to_numpy()
     if missing.any():
         raise DataError(

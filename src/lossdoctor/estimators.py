@@ -10,29 +10,29 @@ lossdoctor adds ``solver="gd"`` (full-batch gradient descent), ``init``, ``init_
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
-from sklearn.model_selection import train_test_split
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import schedules
 from .losses import get_head
-from .network import Network, forward, init_params
-from .optimizers import Optimizer, adam, sgd
-from .training import FitResult, History, fit
+from .network import Network, Params, forward
+from .runspec import (
+    RunSpec,
+    TargetEncoding,
+    fit_target_encoding,
+    make_spec,
+    start_run,
+    train,
+)
+from .training import FitResult, History
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["MLPClassifier", "MLPRegressor", "restore_fitted"]
 
-_SOLVERS = ("gd", "sgd", "adam")
-_LR_SCHEDULES = ("constant", "invscaling")
-_DTYPES = ("float64", "float32")
 _OUT_ACTIVATION = {"binary": "logistic", "softmax": "softmax", "identity": "identity"}
 
 
@@ -98,183 +98,65 @@ class _BaseMLP(BaseEstimator):
         self.clip_norm = clip_norm
         self.diagnose = diagnose
 
-    # -- validation of hyper-parameters, once, at the boundary --------------------------------
-    def _hidden_sizes(self) -> tuple[int, ...]:
-        sizes: Any = self.hidden_layer_sizes
-        if isinstance(sizes, numbers.Integral):
-            sizes = (int(sizes),)
-        try:
-            sizes = tuple(sizes)
-        except TypeError:
-            raise ValueError(
-                f"hidden_layer_sizes must be an int or a sequence of ints, got {sizes!r}"
-            ) from None
-        for s in sizes:
-            if not isinstance(s, numbers.Integral) or isinstance(s, bool) or s <= 0:
-                raise ValueError(f"hidden_layer_sizes must be positive integers, got {s!r}")
-        return tuple(int(s) for s in sizes)
-
-    def _check_params(self) -> None:
-        def positive(name: str, value: Any, allow_zero: bool = False) -> None:
-            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-            ok = ok and math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
-            if not ok:
-                kind = "non-negative" if allow_zero else "positive"
-                raise ValueError(f"{name} must be a {kind} number, got {value!r}")
-
-        from .activations import ACTIVATIONS
-        from .initializers import INITIALIZERS
-
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation {self.activation!r}; expected one of: "
-                + ", ".join(sorted(ACTIVATIONS))
-            )
-        if self.solver not in _SOLVERS:
-            raise ValueError(f"unknown solver {self.solver!r}; expected one of: gd, sgd, adam")
-        if self.learning_rate not in _LR_SCHEDULES and not callable(self.learning_rate):
-            raise ValueError(
-                f"learning_rate must be 'constant', 'invscaling' or a schedule, "
-                f"got {self.learning_rate!r}"
-            )
-        if self.init is not None and self.init not in INITIALIZERS:
-            raise ValueError(
-                f"unknown init {self.init!r}; expected one of: " + ", ".join(INITIALIZERS)
-            )
-        if str(self.dtype) not in _DTYPES:
-            raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
-        positive("learning_rate_init", self.learning_rate_init)
-        positive("alpha", self.alpha, allow_zero=True)
-        positive("init_scale", self.init_scale)
-        positive("tol", self.tol, allow_zero=True)
-        positive("epsilon", self.epsilon)
-        if self.clip_norm is not None:
-            positive("clip_norm", self.clip_norm)
-        if not isinstance(self.max_iter, numbers.Integral) or self.max_iter <= 0:
-            raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
-        if not (isinstance(self.momentum, numbers.Real) and 0 <= self.momentum < 1):
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        for name in ("beta_1", "beta_2"):
-            value = getattr(self, name)
-            if not (isinstance(value, numbers.Real) and 0 <= value < 1):
-                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-        if self.early_stopping and not 0 < self.validation_fraction < 1:
-            raise ValueError(
-                f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}"
-            )
-        nic = self.n_iter_no_change
-        if nic is not None and (not isinstance(nic, numbers.Integral) or nic <= 0):
-            raise ValueError(f"n_iter_no_change must be a positive integer or None, got {nic!r}")
-        bs = self.batch_size
-        if bs != "auto" and bs is not None and (not isinstance(bs, numbers.Integral) or bs <= 0):
-            raise ValueError(f"batch_size must be 'auto', None or a positive integer, got {bs!r}")
-
-    # -- pieces -------------------------------------------------------------------------------
-    def _optimizer(self) -> Optimizer:
-        lr: float | schedules.Schedule = float(self.learning_rate_init)
-        if callable(self.learning_rate):
-            lr = self.learning_rate
-        elif self.learning_rate == "invscaling":
-            lr = schedules.inverse_scaling(float(self.learning_rate_init), self.power_t)
-        if self.solver == "adam":
-            return adam(lr, self.beta_1, self.beta_2, self.epsilon)
-        return sgd(lr, float(self.momentum), bool(self.nesterovs_momentum and self.momentum > 0))
-
-    def _batch_size(self, n_samples: int) -> int | None:
-        if self.solver == "gd" or self.batch_size is None:
-            return None
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        return min(int(self.batch_size), n_samples)
-
-    def _rng(self) -> np.random.Generator:
-        if isinstance(self.random_state, np.random.Generator):
-            return self.random_state
-        if isinstance(self.random_state, np.random.RandomState):
-            # A legacy RandomState seeds a Generator; the global RNG is never used.
-            return np.random.default_rng(self.random_state.randint(2**31 - 1))
-        return np.random.default_rng(self.random_state)
-
-    def _encode(self, y: NDArray, *, fitting: bool) -> NDArray:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _head(self) -> str:  # pragma: no cover - abstract
+    # -- fitting: the run specification does the work -----------------------------------------
+    def _task(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _fit(self, X: Any, y: Any) -> _BaseMLP:
-        self._check_params()
-        hidden = self._hidden_sizes()
-        dtype = np.dtype(str(self.dtype))
+        spec = make_spec(self.get_params())
+        dtype = spec.np_dtype
         first = not (self.warm_start and hasattr(self, "params_"))
         Xv, y = validate_data(
             self, X, y, reset=first, dtype=dtype, multi_output=True, y_numeric=False
         )
         X = np.ascontiguousarray(Xv, dtype=dtype)
-        Y = self._encode(y, fitting=first).astype(dtype, copy=False)
-        rng = self._rng()
-        net = Network((X.shape[1], *hidden, Y.shape[1]), self.activation, self._head())
         if first:
-            params = init_params(net, rng, init=self.init, init_scale=self.init_scale, dtype=dtype)
-            opt_state = None
-        else:
-            if self.network_ != net:
-                raise ValueError(
-                    f"warm_start needs the same architecture; the model has {self.network_} "
-                    f"but the data and parameters give {net}"
-                )
-            params, opt_state = self.params_, self._opt_state
-            if any(p.dtype != dtype for p in params.values()):
-                # dtype was changed since the last fit: go on in the new precision.
-                params = {k: p.astype(dtype) for k, p in params.items()}
-                opt_state = None
-        optimizer = self._optimizer()
-        if opt_state is not None and type(opt_state) is not type(optimizer.init(params)):
-            opt_state = None  # the solver or momentum was changed: the old state does not apply
-
-        validation = None
-        if self.early_stopping:
-            # A column vector is one target like a 1-d y (the encoder warns about it); stratify
-            # on it in the same way so that both give the same split.
-            one_column = y.ndim == 1 or y.shape[1] == 1
-            stratify = y.reshape(-1) if isinstance(self, ClassifierMixin) and one_column else None
-            seed = int(rng.integers(2**31 - 1))
-            X, X_val, Y, Y_val = train_test_split(
-                X, Y, test_size=self.validation_fraction, random_state=seed, stratify=stratify
-            )
-            validation = (X_val, Y_val)
-        result: FitResult = fit(
-            net,
-            params,
-            X,
-            Y,
-            optimizer=optimizer,
-            epochs=int(self.max_iter),
-            batch_size=self._batch_size(X.shape[0]),
-            rng=rng if self.shuffle else None,
-            alpha=float(self.alpha),
-            clip_norm=self.clip_norm,
-            validation=validation,
-            early_stopping=bool(self.early_stopping),
-            n_iter_no_change=self.n_iter_no_change,
-            tol=float(self.tol),
-            opt_state=opt_state,
-            verbose=bool(self.verbose),
-        )
-        self._set_fitted(net, result, X.shape[0], first)
+            self._set_target_encoding(fit_target_encoding(self._task(), y))
+        Y = self.target_encoding_.encode(y).astype(dtype, copy=False)
+        head = self.target_encoding_.head
+        params, opt_state = None, None
+        if not first:
+            params, opt_state = self._warm_state(spec, spec.network(X.shape[1], Y.shape[1], head))
+        # A column vector is one target like a 1-d y (the encoder warns about it); stratify on
+        # it in the same way so that both give the same split.
+        one_column = y.ndim == 1 or y.shape[1] == 1
+        stratify = y.reshape(-1) if isinstance(self, ClassifierMixin) and one_column else None
+        run = start_run(spec, X, Y, head, params=params, stratify=stratify)
+        result = train(spec, run, opt_state=opt_state)
+        self._set_fitted(run.net, result, run.X.shape[0], first)
         self._warn_about_stop(result.history)
         if self.diagnose:
             from .diagnostics.diagnose import diagnose_fitted
 
-            self.diagnosis_ = diagnose_fitted(self, X, Y)
+            self.diagnosis_ = diagnose_fitted(self, run.X, run.Y)
         return self
+
+    def _set_target_encoding(self, encoding: TargetEncoding) -> None:
+        self.target_encoding_ = encoding
+
+    def _warm_state(self, spec: RunSpec, net: Network) -> tuple[Params, Any]:
+        """The weights and optimiser state a warm start continues from."""
+        if self.network_ != net:
+            raise ValueError(
+                f"warm_start needs the same architecture; the model has {self.network_} "
+                f"but the data and parameters give {net}"
+            )
+        params, opt_state = self.params_, self.optimizer_state_
+        if any(p.dtype != spec.np_dtype for p in params.values()):
+            # dtype was changed since the last fit: go on in the new precision.
+            params = {k: p.astype(spec.np_dtype) for k, p in params.items()}
+            opt_state = None
+        if opt_state is not None and type(opt_state) is not type(spec.optimizer().init(params)):
+            opt_state = None  # the solver or momentum was changed: the old state does not apply
+        return params, opt_state
 
     def _set_fitted(self, net: Network, result: FitResult, n_samples: int, first: bool) -> None:
         history = result.history
         if not first and hasattr(self, "history_"):
-            history = _concat_histories(self.history_, history)
+            history = History.concat(self.history_, history)
         self.network_ = net
         self.params_ = result.params
-        self._opt_state = result.opt_state
+        self.optimizer_state_ = result.opt_state
         self.history_: History = history
         L = len(net.layer_sizes) - 1
         self.coefs_ = [result.params[f"W{k}"] for k in range(1, L + 1)]
@@ -316,16 +198,40 @@ class _BaseMLP(BaseEstimator):
         return logits
 
 
-def _concat_histories(a: History, b: History) -> History:
-    out = History()
-    for name in ("loss", "val_loss", "val_score", "learning_rate", "grad_norm"):
-        setattr(out, name, getattr(a, name) + getattr(b, name))
-    offset = a.epoch[-1] if a.epoch else 0
-    t0 = a.time[-1] if a.time else 0.0
-    out.epoch = a.epoch + [e + offset for e in b.epoch]
-    out.time = a.time + [t + t0 for t in b.time]
-    out.stop_reason, out.message, out.best_epoch = b.stop_reason, b.message, b.best_epoch
-    return out
+def restore_fitted(
+    est: _BaseMLP,
+    net: Network,
+    params: Params,
+    history: History,
+    encoding: TargetEncoding,
+    *,
+    t: int,
+    n_features_in: int,
+) -> None:
+    """Make ``est`` a fitted model with these weights, as if ``fit`` had produced them.
+
+    The estimator's own code sets every derived attribute (``coefs_``, ``loss_curve_``,
+    ``n_iter_`` ...), so a loaded model cannot drift from a fitted one.
+
+    Parameters
+    ----------
+    est : MLPClassifier or MLPRegressor
+        Unfitted, with the parameters of the saved model.
+    net : Network
+    params : dict of str to ndarray
+        ``W1, b1, ...`` of ``net``.
+    history : History
+    encoding : TargetEncoding
+        The targets' encoding (classes, multi-label, shape) of the saved model.
+    t : int
+        Training samples seen (scikit-learn's ``t_``).
+    n_features_in : int
+    """
+    n_iter = len(history.loss)
+    est._set_target_encoding(encoding)
+    est._set_fitted(net, FitResult(params, None, history), t // n_iter if n_iter else 0, True)
+    est.t_ = int(t)
+    est.n_features_in_ = int(n_features_in)
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -389,6 +295,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     params_ : dict of str to ndarray
         The same arrays as ``W1, b1, ...``.
     network_ : Network
+    target_encoding_ : TargetEncoding
+        How the targets map to the outputs (classes, multi-label, shape).
+    optimizer_state_ : NamedTuple
+        The optimiser's state after the last step (a warm start continues from it).
     history_ : History
         Per-epoch record (``history_.as_dict()``, ``history_.to_frame()``).
     loss_, best_loss_, loss_curve_, n_iter_, t_, n_layers_, n_outputs_, out_activation_,
@@ -409,40 +319,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     True
     """
 
-    def _head(self) -> str:
-        return self._head_name
+    def _task(self) -> str:
+        return "classification"
 
-    def _encode(self, y: NDArray, *, fitting: bool) -> NDArray:
-        if y.ndim == 2 and y.shape[1] == 1:
-            warnings.warn(
-                "A column-vector y was passed when a 1d array was expected.",
-                DataConversionWarning,
-                stacklevel=4,
-            )
-            y = y.ravel()
-        check_classification_targets(y)
-        if fitting:
-            kind = type_of_target(y)
-            if kind == "multilabel-indicator":
-                self.classes_ = np.arange(y.shape[1])
-                self._head_name = "binary"
-            else:
-                self.classes_ = np.unique(y)
-                if len(self.classes_) < 2:
-                    raise ValueError(
-                        f"the target has only one class ({self.classes_[0]!r}); a classifier "
-                        "needs at least 2 classes"
-                    )
-                self._head_name = "binary" if len(self.classes_) == 2 else "softmax"
-            self._multilabel = kind == "multilabel-indicator"
-        if self._multilabel:
-            return np.asarray(y, dtype=np.float64)
-        unseen = np.setdiff1d(y, self.classes_)
-        if unseen.size:
-            raise ValueError(f"y has classes not seen in the first fit: {unseen[:5].tolist()}")
-        if len(self.classes_) == 2:
-            return (y == self.classes_[1]).astype(np.float64)[:, None]
-        return (y[:, None] == self.classes_[None, :]).astype(np.float64)
+    def _set_target_encoding(self, encoding: TargetEncoding) -> None:
+        self.target_encoding_ = encoding
+        self.classes_: NDArray = np.asarray(encoding.classes)
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> MLPClassifier:
         """Fit the model to data matrix X and targets y.
@@ -463,7 +345,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """Class probabilities, ndarray of shape (n_samples, n_classes)."""
         logits = self._logits(X)
         proba = get_head(self.network_.head).output(logits)
-        if len(self.classes_) == 2 and not self._multilabel:
+        if len(self.classes_) == 2 and not self.target_encoding_.multilabel:
             return np.hstack([1 - proba, proba])
         return proba
 
@@ -475,14 +357,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if self.network_.head == "softmax":
             shifted = logits - logits.max(axis=1, keepdims=True)
             return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        if len(self.classes_) == 2 and not self._multilabel:
+        if len(self.classes_) == 2 and not self.target_encoding_.multilabel:
             return np.hstack([log_sigmoid(-logits), log_sigmoid(logits)])
         return log_sigmoid(logits)
 
     def predict(self, X: ArrayLike) -> NDArray:
         """Predicted class labels, ndarray of shape (n_samples,) (or (n_samples, n_labels))."""
         logits = self._logits(X)
-        if self._multilabel:
+        if self.target_encoding_.multilabel:
             return (logits > 0).astype(int)
         if len(self.classes_) == 2:
             return self.classes_[(logits[:, 0] > 0).astype(int)]
@@ -502,14 +384,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     those of :class:`MLPClassifier` (without ``classes_``).
     """
 
-    def _head(self) -> str:
-        return "identity"
-
-    def _encode(self, y: NDArray, *, fitting: bool) -> NDArray:
-        y = np.asarray(y, dtype=np.float64)
-        if fitting:
-            self._y_ndim = y.ndim
-        return y[:, None] if y.ndim == 1 else y
+    def _task(self) -> str:
+        return "regression"
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> MLPRegressor:
         """Fit the model to data matrix X and targets y.
@@ -526,7 +402,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def predict(self, X: ArrayLike) -> NDArray:
         """Predicted values, ndarray of shape (n_samples,) or (n_samples, n_targets)."""
         logits = self._logits(X)
-        return logits[:, 0] if self._y_ndim == 1 else logits
+        return logits[:, 0] if self.target_encoding_.y_ndim == 1 else logits
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

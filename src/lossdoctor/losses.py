@@ -3,7 +3,10 @@
 Every loss takes the network's *logits* (pre-activation outputs), never probabilities, so that it
 is finite for every finite logit: there is no ``log(0)`` to clip and no ``exp`` that overflows.
 Each returns ``(value, d_logits)`` where ``value`` is the mean over samples and ``d_logits`` is the
-exact gradient of that mean with respect to the logits.
+exact gradient of that mean with respect to the logits. Beside each loss, its Hessian with respect
+to the logits applied to a direction (what the curvature code needs; each sample's block is
+``diag(p) - p p^T`` for softmax, ``p (1 - p)`` for binary, the identity for squared error, over
+``n_samples``).
 
 =========  ======================  ==============================================
 head       output                  loss per sample
@@ -26,12 +29,15 @@ __all__ = [
     "HEADS",
     "Head",
     "binary_cross_entropy",
+    "binary_cross_entropy_hvp",
     "get_head",
     "log_sigmoid",
     "sigmoid",
     "softmax",
     "softmax_cross_entropy",
+    "softmax_cross_entropy_hvp",
     "squared_error",
+    "squared_error_hvp",
 ]
 
 Array = NDArray[np.floating]
@@ -146,12 +152,63 @@ def squared_error(logits: Array, Y: Array) -> tuple[float, Array]:
     return value, d
 
 
+def binary_cross_entropy_hvp(logits: Array, R: Array) -> Array:
+    """Hessian of :func:`binary_cross_entropy` with respect to the logits, applied to ``R``.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n_samples, n_outputs)
+    R : ndarray of shape (n_samples, n_outputs)
+        The direction in logit space.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_outputs)
+        ``sigmoid(z) (1 - sigmoid(z)) R / n_samples``, element-wise.
+    """
+    p = sigmoid(logits)
+    return p * (1 - p) * R / logits.shape[0]
+
+
+def softmax_cross_entropy_hvp(logits: Array, R: Array) -> Array:
+    """Hessian of :func:`softmax_cross_entropy` with respect to the logits, applied to ``R``.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n_samples, n_classes)
+    R : ndarray of shape (n_samples, n_classes)
+        The direction in logit space.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes)
+        Row by row ``(diag(p) - p p^T) r / n_samples = (p r - p (p . r)) / n_samples`` with
+        ``p = softmax(z)``.
+    """
+    p = softmax(logits)
+    pR = p * R
+    return (pR - p * pR.sum(axis=1, keepdims=True)) / logits.shape[0]
+
+
+def squared_error_hvp(logits: Array, R: Array) -> Array:
+    """Hessian of :func:`squared_error` with respect to the logits, applied to ``R``.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_outputs)
+        ``R / n_samples``.
+    """
+    return R / logits.shape[0]
+
+
 class Head(NamedTuple):
-    """An output head: the loss from logits and the map from logits to predictions."""
+    """An output head: the loss from logits, the map from logits to predictions, and the
+    Hessian-vector product of the loss with respect to the logits."""
 
     name: str
     loss: Callable[[Array, Array], tuple[float, Array]]
     output: Callable[[Array], Array]
+    loss_hvp: Callable[[Array, Array], Array]
 
 
 def _identity(z: Array) -> Array:
@@ -159,9 +216,9 @@ def _identity(z: Array) -> Array:
 
 
 HEADS: dict[str, Head] = {
-    "binary": Head("binary", binary_cross_entropy, sigmoid),
-    "softmax": Head("softmax", softmax_cross_entropy, softmax),
-    "identity": Head("identity", squared_error, _identity),
+    "binary": Head("binary", binary_cross_entropy, sigmoid, binary_cross_entropy_hvp),
+    "softmax": Head("softmax", softmax_cross_entropy, softmax, softmax_cross_entropy_hvp),
+    "identity": Head("identity", squared_error, _identity, squared_error_hvp),
 }
 
 

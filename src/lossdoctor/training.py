@@ -11,8 +11,9 @@ import math
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -113,9 +114,6 @@ def score_from_logits(head: str, logits: NDArray, Y: NDArray) -> float:
     return float(np.mean(scores))
 
 
-_COLUMNS = ("epoch", "loss", "val_loss", "val_score", "learning_rate", "grad_norm", "time")
-
-
 @dataclass
 class History:
     """Per-epoch record of a run, as a dict of lists.
@@ -132,7 +130,19 @@ class History:
     message : str
     best_epoch : int or None
         The epoch whose weights were restored (early stopping or a non-finite loss), else None.
+    COLUMNS : tuple of str
+        The names of the per-epoch lists, in order (class attribute).
     """
+
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "epoch",
+        "loss",
+        "val_loss",
+        "val_score",
+        "learning_rate",
+        "grad_norm",
+        "time",
+    )
 
     epoch: list[int] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
@@ -147,7 +157,7 @@ class History:
 
     def as_dict(self) -> dict[str, list[Any]]:
         """The per-epoch columns as a plain dict of lists (copies)."""
-        return {c: list(getattr(self, c)) for c in _COLUMNS}
+        return {c: list(getattr(self, c)) for c in self.COLUMNS}
 
     def to_frame(self) -> Any:
         """The per-epoch columns as a pandas DataFrame indexed by epoch (needs pandas)."""
@@ -157,6 +167,23 @@ class History:
 
     def __len__(self) -> int:
         return len(self.epoch)
+
+    @classmethod
+    def concat(cls, a: History, b: History) -> History:
+        """The history of run ``a`` continued by run ``b`` (a warm start), as one run.
+
+        ``b``'s epochs are renumbered to follow ``a``'s and its times to start at ``a``'s last;
+        the stop reason, message and best epoch are ``b``'s.
+        """
+        out = cls()
+        for name in cls.COLUMNS:
+            setattr(out, name, getattr(a, name) + getattr(b, name))
+        offset = a.epoch[-1] if a.epoch else 0
+        t0 = a.time[-1] if a.time else 0.0
+        out.epoch = a.epoch + [e + offset for e in b.epoch]
+        out.time = a.time + [t + t0 for t in b.time]
+        out.stop_reason, out.message, out.best_epoch = b.stop_reason, b.message, b.best_epoch
+        return out
 
 
 class Callback:
@@ -243,6 +270,336 @@ def _finite_params(params: Params) -> bool:
     return all(np.isfinite(p).all() for p in params.values())
 
 
+# -- the steps of fit ------------------------------------------------------------------------------
+class _Task(NamedTuple):
+    """What stays the same for a whole run: the data and how each step is taken."""
+
+    net: Network
+    X: NDArray
+    Y: NDArray
+    optimizer: Optimizer
+    alpha: float
+    clip_norm: float | None
+    batch_size: int | None
+    rng: np.random.Generator | None
+    in_place: bool  # the optimiser writes into arrays the loop owns (``update_into``)
+    finite_below: float  # half the largest float of the parameters' dtypes
+    step_arrays: dict[int, _StepArrays]  # by batch size, filled on first use
+
+
+class _Run(NamedTuple):
+    """What changes from step to step."""
+
+    params: Params
+    state: Any
+    spare: Params  # in place: the arrays the next update writes into
+    previous: Params | None  # the weights before the last update, whose loss was finite
+    reach: float  # a bound on the largest parameter entry (in place), else inf
+
+
+class _EpochStats(NamedTuple):
+    """Sums over one epoch's batches."""
+
+    total: float  # sum of loss * batch size
+    n_samples: int
+    norms: list[float]  # global gradient norm of each batch
+    lr: float  # step size of the last update
+
+
+class _Stop(NamedTuple):
+    """Why training stopped, as the history reports it."""
+
+    reason: str
+    message: str
+    best_epoch: int | None = None
+
+
+class _Patience(NamedTuple):
+    """The state of the stopping rules: the best so far, and epochs without improvement since."""
+
+    best_params: Params
+    best_loss: float = math.inf
+    best_score: float = -math.inf
+    best_epoch: int | None = None
+    no_improvement: int = 0
+
+
+def _start(
+    net: Network,
+    params: Params,
+    X: NDArray,
+    Y: NDArray,
+    optimizer: Optimizer,
+    state: Any,
+    *,
+    alpha: float,
+    clip_norm: float | None,
+    batch_size: int | None,
+    rng: np.random.Generator | None,
+) -> tuple[_Task, _Run]:
+    """The fixed task and the first state of a run."""
+    # An optimiser with ``update_into`` (plain descent) writes each step's parameters into two
+    # sets of arrays that the loop owns and uses in turn, so that a step allocates nothing. The
+    # caller's arrays are copied first; callbacks and early stopping get copies of the loop's.
+    in_place = optimizer.update_into is not None
+    spare: Params = {}
+    if in_place:
+        params = {k: p.copy() for k, p in params.items()}
+        spare = {k: np.empty_like(p) for k, p in params.items()}
+    # Plain descent moves no entry by more than |lr| * ||g||, so while the largest initial entry
+    # plus the sum of those steps stays below half the largest float, every parameter is finite
+    # and the element-wise check after each step can be skipped (it reads every parameter).
+    finite_below = min(float(np.finfo(p.dtype).max) for p in params.values()) / 2
+    reach = (
+        max(float(np.max(np.abs(p), initial=0.0)) for p in params.values())
+        if in_place
+        else math.inf
+    )
+    task = _Task(
+        net, X, Y, optimizer, alpha, clip_norm, batch_size, rng, in_place, finite_below, {}
+    )
+    return task, _Run(params, state, spare, None, reach)
+
+
+def _batch(task: _Task, params: Params, idx: slice | NDArray) -> tuple[NDArray, NDArray, Workspace]:
+    """The rows ``idx`` of the data and the workspace for a batch of their size."""
+    X, Y = task.X, task.Y
+    n_batch = len(range(X.shape[0])[idx]) if isinstance(idx, slice) else len(idx)
+    reuse = _step_arrays(task.step_arrays, task.net, params, X, Y, n_batch, task.in_place)
+    if isinstance(idx, slice):  # a view: nothing is copied
+        return X[idx], Y[idx], reuse.workspace
+    # Gather the shuffled rows into the preallocated batch arrays.
+    Xb = np.take(X, idx, axis=0, out=reuse.X)
+    Yb = np.take(Y, idx, axis=0, out=reuse.Y)
+    return Xb, Yb, reuse.workspace
+
+
+def _train_epoch(task: _Task, run: _Run) -> tuple[_Run, _EpochStats | None]:
+    """One pass over the data, one optimiser step per batch.
+
+    Returns None instead of the statistics when a loss, a gradient or an update became
+    non-finite; the run then holds the last weights whose loss was finite.
+    """
+    net, optimizer = task.net, task.optimizer
+    params, state, spare, previous, reach = run
+    total, norms, lr = 0.0, [], math.nan
+    for idx in iter_batches(task.X.shape[0], task.batch_size, task.rng):
+        Xb, Yb, workspace = _batch(task, params, idx)
+        # Overflow is detected below by checking finiteness, so NumPy's warnings about it would
+        # only repeat the message the history gives.
+        with np.errstate(over="ignore", invalid="ignore"):
+            value, grads = loss_and_grad(net, params, Xb, Yb, task.alpha, workspace=workspace)
+        norm = global_norm(grads)
+        if not (math.isfinite(value) and math.isfinite(norm)):
+            # These weights gave the non-finite loss: go back to the ones before.
+            last_finite = params if previous is None else previous
+            return _Run(last_finite, state, spare, previous, reach), None
+        if task.clip_norm is not None:
+            grads, norm = clip_by_global_norm(grads, task.clip_norm)
+        lr = value_at(optimizer.learning_rate, getattr(state, "step", 0))
+        with np.errstate(over="ignore", invalid="ignore"):
+            if optimizer.update_into is not None:
+                state = optimizer.update_into(grads, state, params, spare)
+                new_params = spare
+            else:
+                updates, state = optimizer.update(grads, state, params)
+                new_params = apply_updates(params, updates)
+        reach += abs(lr) * norm
+        if not reach < task.finite_below and not _finite_params(new_params):
+            return _Run(params, state, spare, previous, reach), None
+        if task.in_place:
+            spare = params
+        # With plain descent this is the spare set: not written again before the next step's
+        # loss has been found finite.
+        previous = params
+        params = new_params
+        total += value * Xb.shape[0]
+        norms.append(norm)
+    stats = _EpochStats(total, task.X.shape[0], norms, lr)
+    return _Run(params, state, spare, previous, reach), stats
+
+
+def _non_finite(epoch: int) -> _Stop:
+    return _Stop(
+        "non-finite",
+        f"the loss or its gradient became non-finite in epoch {epoch}; training stopped and "
+        f"the last finite weights were kept",
+        best_epoch=epoch - 1,
+    )
+
+
+def _validate(
+    net: Network, params: Params, validation: tuple[NDArray, NDArray] | None
+) -> tuple[float, float]:
+    """Validation loss and score (NaN and NaN without validation data)."""
+    if validation is None:
+        return math.nan, math.nan
+    logits, _ = forward(net, params, validation[0])
+    value, _ = get_head(net.head).loss(logits, validation[1])
+    return value, score_from_logits(net.head, logits, validation[1])
+
+
+def _record_epoch(
+    history: History, epoch: int, stats: _EpochStats, validation: tuple[float, float], start: float
+) -> None:
+    """Append one epoch to each of :attr:`History.COLUMNS`."""
+    row = {
+        "epoch": epoch,
+        "loss": stats.total / stats.n_samples,
+        "val_loss": validation[0],
+        "val_score": validation[1],
+        "learning_rate": stats.lr,
+        "grad_norm": math.fsum(stats.norms) / len(stats.norms),
+        "time": time.perf_counter() - start,
+    }
+    for name in History.COLUMNS:
+        getattr(history, name).append(row[name])
+
+
+def _kept(params: Params, copy: bool) -> Params:
+    # What callbacks and early stopping keep must never change afterwards.
+    return {k: p.copy() for k, p in params.items()} if copy else params
+
+
+def _end_epoch(
+    callbacks: Sequence[Callback], epoch: int, params: Params, history: History
+) -> _Stop | None:
+    """Call every callback's ``on_epoch_end``; stop if any of them asks to."""
+    stop = False
+    for cb in callbacks:
+        stop = bool(cb.on_epoch_end(epoch, params, history)) or stop
+    return _Stop("callback", f"a callback stopped epoch {epoch}") if stop else None
+
+
+def _early_stopping(
+    patience: _Patience, epoch: int, params: Params, history: History, tol: float, limit: int | None
+) -> tuple[_Patience, _Stop | None]:
+    """Track the best validation score and its weights; stop after ``limit`` epochs without
+    an improvement by ``tol``."""
+    score = history.val_score[-1]
+    patience = patience._replace(
+        no_improvement=patience.no_improvement + 1 if score < patience.best_score + tol else 0
+    )
+    if score > patience.best_score:
+        patience = patience._replace(best_score=score, best_params=params, best_epoch=epoch)
+    if limit is not None and patience.no_improvement > limit:
+        return patience, _Stop(
+            "early_stopping", f"validation score did not improve by {tol} for {limit} epochs"
+        )
+    return patience, None
+
+
+def _convergence(
+    patience: _Patience, history: History, tol: float, limit: int
+) -> tuple[_Patience, _Stop | None]:
+    """scikit-learn's rule: stop when the training loss has not fallen by ``tol`` for ``limit``
+    epochs."""
+    loss = history.loss[-1]
+    patience = patience._replace(
+        best_loss=min(patience.best_loss, loss),
+        no_improvement=patience.no_improvement + 1 if loss > patience.best_loss - tol else 0,
+    )
+    if patience.no_improvement > limit:
+        return patience, _Stop(
+            "converged", f"training loss did not improve by {tol} for {limit} epochs"
+        )
+    return patience, None
+
+
+def _stopping_rules(
+    patience: _Patience,
+    epoch: int,
+    params: Params,
+    history: History,
+    *,
+    early_stopping: bool,
+    n_iter_no_change: int | None,
+    tol: float,
+) -> tuple[_Patience, _Stop | None]:
+    """Early stopping on the validation score, else convergence of the training loss."""
+    if early_stopping:
+        return _early_stopping(patience, epoch, params, history, tol, n_iter_no_change)
+    if n_iter_no_change is not None:
+        return _convergence(patience, history, tol, n_iter_no_change)
+    return patience, None
+
+
+def _stopped(history: History, stop: _Stop) -> None:
+    history.stop_reason, history.message = stop.reason, stop.message
+    if stop.best_epoch is not None:
+        history.best_epoch = stop.best_epoch
+
+
+def _returned_params(
+    task: _Task,
+    run: _Run,
+    kept: Params,
+    patience: _Patience,
+    history: History,
+    early_stopping: bool,
+) -> Params:
+    """The weights ``fit`` returns: the best ones with early stopping, else the last finite."""
+    params = run.params
+    if task.in_place and history.epoch and history.stop_reason != "non-finite":
+        params = kept  # the very arrays the callbacks saw for the last epoch
+    if early_stopping and patience.best_epoch is not None:
+        params, history.best_epoch = patience.best_params, patience.best_epoch
+    return params
+
+
+class _PrintLoss(Callback):
+    """``verbose``: print the loss of every epoch in scikit-learn's format."""
+
+    def on_epoch_end(self, epoch: int, params: Params, history: History) -> bool | None:
+        print(f"Iteration {epoch}, loss = {history.loss[-1]:.8f}")
+        return None
+
+
+class _ProgressBar(Callback):
+    """A rich progress bar over the epochs showing the latest loss; it vanishes at the end."""
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+        self._bar: Any = None
+        self._task: Any = None
+
+    def on_train_begin(self, net: Network, params: Params, optimizer: Optimizer) -> None:
+        from rich.progress import Progress
+
+        self._bar = Progress(transient=True)
+        self._task = self._bar.add_task("training", total=self.epochs)
+        self._bar.start()
+
+    def on_epoch_end(self, epoch: int, params: Params, history: History) -> bool | None:
+        self._bar.update(self._task, advance=1, description=f"loss {history.loss[-1]:.4g}")
+        return None
+
+    def on_train_end(self, params: Params, history: History) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the bar (also when training raised); closing twice does nothing."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+@contextmanager
+def _display(epochs: int, progress: bool | None, verbose: bool) -> Iterator[list[Callback]]:
+    """The callbacks that show a run (printing, a progress bar), closed however ``fit`` ends."""
+    if progress is None:
+        progress = epochs >= 200 and sys.stderr.isatty()
+    bar = _ProgressBar(epochs) if progress else None
+    shown: list[Callback] = [_PrintLoss()] if verbose else []
+    if bar is not None:
+        shown.append(bar)
+    try:
+        yield shown
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def fit(
     net: Network,
     params: Params,
@@ -309,170 +666,36 @@ def fit(
     """
     if early_stopping and validation is None:
         raise ValueError("early_stopping needs validation data")
-    head = net.head
-    n_samples = X.shape[0]
     state = optimizer.init(params) if opt_state is None else opt_state
-    history = History()
-    for cb in callbacks:
-        cb.on_train_begin(net, params, optimizer)
-
-    best_loss, best_score = math.inf, -math.inf
-    best_params, best_epoch = params, None
-    no_improvement = 0
-    history.stop_reason, history.message = "max_iter", f"reached the maximum of {epochs} epochs"
-    step_arrays: dict[int, _StepArrays] = {}
-    # An optimiser with ``update_into`` (plain descent) writes each step's parameters into two
-    # sets of arrays that the loop owns and uses in turn, so that a step allocates nothing. The
-    # caller's arrays are copied first; callbacks and early stopping get copies of the loop's.
-    in_place = optimizer.update_into is not None
-    spare: Params = {}
-    kept = params
-    if in_place:
-        params = {k: p.copy() for k, p in params.items()}
-        spare = {k: np.empty_like(p) for k, p in params.items()}
-    # Plain descent moves no entry by more than |lr| * ||g||, so while the largest initial entry
-    # plus the sum of those steps stays below half the largest float, every parameter is finite
-    # and the element-wise check after each step can be skipped (it reads every parameter).
-    finite_below = min(float(np.finfo(p.dtype).max) for p in params.values()) / 2
-    reach = (
-        max(float(np.max(np.abs(p), initial=0.0)) for p in params.values())
-        if in_place
-        else math.inf
-    )
-    previous: Params | None = None  # the weights before the last update, whose loss was finite
-    start = time.perf_counter()
-    bar = _progress_bar(epochs, progress)
-    try:
+    history = History(stop_reason="max_iter", message=f"reached the maximum of {epochs} epochs")
+    with _display(epochs, progress, verbose) as shown:
+        everyone = [*shown, *callbacks]  # showing first: it prints before the callbacks run
+        for cb in everyone:
+            cb.on_train_begin(net, params, optimizer)
+        task, run = _start(
+            net, params, X, Y, optimizer, state,
+            alpha=alpha, clip_norm=clip_norm, batch_size=batch_size, rng=rng,
+        )  # fmt: skip
+        # Only what is kept needs copying out of the arrays the loop reuses; showing keeps nothing.
+        copy_kept = task.in_place and (bool(callbacks) or early_stopping)
+        patience, kept, start = _Patience(params), run.params, time.perf_counter()
         for epoch in range(1, epochs + 1):
-            total, norms, non_finite = 0.0, [], False
-            for idx in iter_batches(n_samples, batch_size, rng):
-                n_batch = len(range(n_samples)[idx]) if isinstance(idx, slice) else len(idx)
-                reuse = _step_arrays(step_arrays, net, params, X, Y, n_batch, in_place)
-                if isinstance(idx, slice):  # a view: nothing is copied
-                    Xb, Yb = X[idx], Y[idx]
-                else:  # gather the shuffled rows into the preallocated batch arrays
-                    Xb = np.take(X, idx, axis=0, out=reuse.X)
-                    Yb = np.take(Y, idx, axis=0, out=reuse.Y)
-                # Overflow is detected below by checking finiteness, so NumPy's warnings about it
-                # would only repeat the message the history gives.
-                with np.errstate(over="ignore", invalid="ignore"):
-                    value, grads = loss_and_grad(
-                        net, params, Xb, Yb, alpha, workspace=reuse.workspace
-                    )
-                norm = global_norm(grads)
-                if not (math.isfinite(value) and math.isfinite(norm)):
-                    non_finite = True
-                    if previous is not None:  # these weights gave the non-finite loss
-                        params = previous
-                    break
-                if clip_norm is not None:
-                    grads, norm = clip_by_global_norm(grads, clip_norm)
-                lr = value_at(optimizer.learning_rate, getattr(state, "step", 0))
-                with np.errstate(over="ignore", invalid="ignore"):
-                    if optimizer.update_into is not None:
-                        state = optimizer.update_into(grads, state, params, spare)
-                        new_params = spare
-                    else:
-                        updates, state = optimizer.update(grads, state, params)
-                        new_params = apply_updates(params, updates)
-                reach += abs(lr) * norm
-                if not reach < finite_below and not _finite_params(new_params):
-                    non_finite = True
-                    break
-                if in_place:
-                    spare = params
-                # With plain descent this is the spare set: not written again before the next
-                # step's loss has been found finite.
-                previous = params
-                params = new_params
-                total += value * Xb.shape[0]
-                norms.append(norm)
-            if non_finite:
-                history.stop_reason = "non-finite"
-                history.message = (
-                    f"the loss or its gradient became non-finite in epoch {epoch}; training "
-                    f"stopped and the last finite weights were kept"
-                )
-                history.best_epoch = epoch - 1
+            run, stats = _train_epoch(task, run)
+            if stats is None:
+                _stopped(history, _non_finite(epoch))
                 break
-
-            history.epoch.append(epoch)
-            history.loss.append(total / n_samples)
-            history.learning_rate.append(lr)
-            history.grad_norm.append(math.fsum(norms) / len(norms))
-            val_score = math.nan
-            if validation is not None:
-                logits_v, _ = forward(net, params, validation[0])
-                val_loss, _ = get_head(head).loss(logits_v, validation[1])
-                val_score = score_from_logits(head, logits_v, validation[1])
-                history.val_loss.append(val_loss)
-            else:
-                history.val_loss.append(math.nan)
-            history.val_score.append(val_score)
-            history.time.append(time.perf_counter() - start)
-            if verbose:
-                print(f"Iteration {epoch}, loss = {history.loss[-1]:.8f}")
-            if bar is not None:
-                bar[0].update(bar[1], advance=1, description=f"loss {history.loss[-1]:.4g}")
-
-            # What callbacks and early stopping keep must never change afterwards.
-            kept = params
-            if in_place and (callbacks or early_stopping):
-                kept = {k: p.copy() for k, p in params.items()}
-            stop = False
-            for cb in callbacks:
-                stop = bool(cb.on_epoch_end(epoch, kept, history)) or stop
-            if stop:
-                history.stop_reason, history.message = (
-                    "callback",
-                    f"a callback stopped epoch {epoch}",
-                )
+            _record_epoch(history, epoch, stats, _validate(net, run.params, validation), start)
+            kept = _kept(run.params, copy_kept)
+            stop = _end_epoch(everyone, epoch, kept, history)
+            if stop is None:
+                patience, stop = _stopping_rules(
+                    patience, epoch, kept, history,
+                    early_stopping=early_stopping, n_iter_no_change=n_iter_no_change, tol=tol,
+                )  # fmt: skip
+            if stop is not None:
+                _stopped(history, stop)
                 break
-
-            if early_stopping:
-                if val_score < best_score + tol:
-                    no_improvement += 1
-                else:
-                    no_improvement = 0
-                if val_score > best_score:
-                    best_score, best_params, best_epoch = val_score, kept, epoch
-                if n_iter_no_change is not None and no_improvement > n_iter_no_change:
-                    history.stop_reason = "early_stopping"
-                    history.message = (
-                        f"validation score did not improve by {tol} for {n_iter_no_change} epochs"
-                    )
-                    break
-            elif n_iter_no_change is not None:
-                loss = history.loss[-1]
-                no_improvement = no_improvement + 1 if loss > best_loss - tol else 0
-                best_loss = min(best_loss, loss)
-                if no_improvement > n_iter_no_change:
-                    history.stop_reason = "converged"
-                    history.message = (
-                        f"training loss did not improve by {tol} for {n_iter_no_change} epochs"
-                    )
-                    break
-    finally:
-        if bar is not None:
-            bar[0].stop()
-
-    if in_place and history.epoch and history.stop_reason != "non-finite":
-        params = kept  # the very arrays the callbacks saw for the last epoch
-    if early_stopping and best_epoch is not None:
-        params, history.best_epoch = best_params, best_epoch
-    for cb in callbacks:
-        cb.on_train_end(params, history)
-    return FitResult(params, state, history)
-
-
-def _progress_bar(epochs: int, progress: bool | None) -> Any:
-    if progress is None:
-        progress = epochs >= 200 and sys.stderr.isatty()
-    if not progress:
-        return None
-    from rich.progress import Progress
-
-    bar = Progress(transient=True)
-    task = bar.add_task("training", total=epochs)
-    bar.start()
-    return bar, task
+        params = _returned_params(task, run, kept, patience, history, early_stopping)
+        for cb in everyone:
+            cb.on_train_end(params, history)
+    return FitResult(params, run.state, history)

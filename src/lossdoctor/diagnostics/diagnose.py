@@ -20,29 +20,28 @@ What lives where:
 - :mod:`.monitored_run`: one diagnosed run (train with monitors, gather evidence, apply rules).
 - :mod:`.prepare`: the holdout split and the data fixes.
 - :mod:`.fix_plan`: the fixes of the root causes, and the retraining that proves them.
+- :mod:`.history_diagnosis`: :func:`diagnose_history` (no training, no monitors of its own).
 """
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..activations import ACTIVATIONS
 from ..data import infer_task
 from ..network import Network, init_params
+from ..runspec import make_spec
 from ..training import History
-from .evidence import data_evidence, gather_evidence, init_evidence, lr_evidence
+from .evidence import data_evidence, init_evidence, lr_evidence
 from .findings import Diagnosis
 from .fix_plan import plan_fixes, restate_lr_fix, retrain
+from .history_diagnosis import diagnose_history
 from .monitored_run import (
     _SHARPNESS_SUBSAMPLE,
     _evidence,
     _monitor_series,
-    _optimizer_name,
     _run,
     _setup_dict,
 )
@@ -211,7 +210,7 @@ def diagnose_fitted(model: Any, X: NDArray, Y: NDArray) -> Diagnosis:
     monitor._net = net
     with np.errstate(all="ignore"):  # weights that blew up are a finding, not a warning
         monitor._probe(len(model.history_.epoch), model.params_)
-    opt_name, momentum, nesterov = _optimizer_name(model)
+    opt_name, momentum, nesterov = make_spec(model.get_params()).optimizer_kind
     lr_track: list[dict[str, Any]] = []
     history: History = model.history_
     if opt_name != "adam" and history.learning_rate:
@@ -259,157 +258,4 @@ def diagnose_fitted(model: Any, X: NDArray, Y: NDArray) -> Diagnosis:
     )
     return Diagnosis(
         findings=findings, setup=setup, history=history, monitor=out_monitor, summary=summary
-    )
-
-
-def _check_history_args(
-    losses: ArrayLike,
-    lr: float | None,
-    val_losses: ArrayLike | None,
-    chance_loss: float | None,
-    activation: str | None,
-    optimizer: str,
-    X: ArrayLike | None,
-    y: ArrayLike | None,
-    task: str,
-) -> tuple[NDArray, NDArray | None, NDArray | None, NDArray | None]:
-    """Validate :func:`diagnose_history`'s arguments once, naming any bad value."""
-    L = np.asarray(losses, dtype=np.float64)
-    if L.ndim != 1:
-        raise ValueError(f"losses must be one loss per epoch (1-d), got shape {L.shape}")
-    if L.size == 0:
-        raise ValueError("losses is empty: there is no history to diagnose")
-    negative = np.isfinite(L) & (L < 0)
-    if negative.any():
-        i = int(np.argmax(negative))
-        raise ValueError(f"losses must be non-negative, got {L[i]:.6g} at epoch {i + 1}")
-    vl = None
-    if val_losses is not None:
-        vl = np.asarray(val_losses, dtype=np.float64)
-        if vl.shape != L.shape:
-            raise ValueError(
-                f"val_losses must have one value per epoch like losses ({L.size}), got shape "
-                f"{vl.shape}"
-            )
-    if lr is not None and not (isinstance(lr, numbers.Real) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-    if chance_loss is not None and not (
-        isinstance(chance_loss, numbers.Real) and math.isfinite(chance_loss) and chance_loss > 0
-    ):
-        raise ValueError(f"chance_loss must be a positive finite number, got {chance_loss!r}")
-    if optimizer not in _HISTORY_OPTIMIZERS:
-        raise ValueError(
-            f"optimizer must be one of {', '.join(_HISTORY_OPTIMIZERS)}, got {optimizer!r}"
-        )
-    if activation is not None and activation not in ACTIVATIONS:
-        raise ValueError(
-            f"unknown activation {activation!r}; expected one of: {', '.join(sorted(ACTIVATIONS))}"
-        )
-    if task not in ("classification", "regression"):
-        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
-    X_arr = y_arr = None
-    if X is not None:
-        X_arr = np.asarray(X, dtype=np.float64)
-        if X_arr.ndim != 2 or X_arr.shape[0] == 0 or X_arr.shape[1] == 0:
-            raise ValueError(f"X must be (n_samples, n_features) with both > 0, got {X_arr.shape}")
-        if y is not None:
-            y_arr = np.asarray(y)
-            if len(y_arr) != X_arr.shape[0]:
-                raise ValueError(
-                    f"X and y have different numbers of samples: {X_arr.shape[0]} and {len(y_arr)}"
-                )
-    elif y is not None:
-        raise ValueError("y needs X: the data checks read both")
-    return L, vl, X_arr, y_arr
-
-
-_HISTORY_OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adam")
-
-
-def diagnose_history(
-    losses: ArrayLike,
-    *,
-    lr: float | None = None,
-    val_losses: ArrayLike | None = None,
-    chance_loss: float | None = None,
-    monitor: dict[str, Any] | None = None,
-    activation: str | None = None,
-    optimizer: str = "gd",
-    X: ArrayLike | None = None,
-    y: ArrayLike | None = None,
-    task: str = "classification",
-) -> Diagnosis:
-    """Diagnose a loss history from any training loop.
-
-    Parameters
-    ----------
-    losses : array-like of shape (n_epochs,)
-        Training losses, oldest first (NaN or inf where the loss blew up).
-    lr : float, optional
-        The learning rate, named in the fixes.
-    val_losses : array-like of shape (n_epochs,), optional
-        Validation losses, to detect overfitting.
-    chance_loss : float, optional
-        The loss of predicting without the inputs (``log(2)`` for balanced binary
-        cross-entropy), to tell a plateau at chance from a low one.
-    monitor : dict, optional
-        Series recorded by a :class:`~lossdoctor.diagnostics.monitors.TrainingMonitor`.
-    activation : str, optional
-        The hidden activation, for the fixes.
-    optimizer : str
-        ``gd``, ``momentum``, ``nesterov`` or ``adam``; Adam's fixes differ.
-    X : array-like of shape (n_samples, n_features), optional
-        The training inputs (samples as rows), so that the data checks can name a root cause
-        such as unscaled inputs.
-    y : array-like of shape (n_samples,), optional
-        The targets, for the class-balance or target-scale checks.
-    task : {"classification", "regression"}
-
-    Returns
-    -------
-    Diagnosis
-
-    Examples
-    --------
-    >>> d = diagnose_history([1.85, 15.1, 5.6, 8.3, 9.8, 0.79, 7.6, 10.3, 1.4, 11.5], lr=1.0)
-    >>> d.findings[0].code
-    'lr-too-high'
-    """
-    L, vl, X_arr, y_arr = _check_history_args(
-        losses, lr, val_losses, chance_loss, activation, optimizer, X, y, task
-    )
-    history = History()
-    finite = np.isfinite(L)
-    n_ok = int(np.argmin(finite)) if not finite.all() else L.size
-    history.loss = [float(v) for v in L[:n_ok]]
-    history.epoch = list(range(1, n_ok + 1))
-    history.val_loss = [float(v) for v in vl[:n_ok]] if vl is not None else [math.nan] * n_ok
-    history.learning_rate = [float(lr) if lr is not None else math.nan] * n_ok
-    history.stop_reason = "non-finite" if n_ok < L.size else "max_iter"
-    ev = gather_evidence(
-        task=None,
-        head=None,
-        activation=activation,
-        n_hidden_layers=None,
-        optimizer=optimizer,
-        solver="adam" if optimizer == "adam" else "gd",
-        learning_rate_init=lr,
-        chance_loss=chance_loss,
-        history=history,
-        # The training inputs, when given, let the data checks name a root cause (for example
-        # unscaled inputs) that the activations alone only show as a symptom.
-        data={} if X_arr is None else data_evidence(X_arr, y_arr, task=task),
-        init={},
-        lr={},
-        lr_track=[],
-        monitor=monitor or {},
-        prep={},
-    )
-    findings, summary = evaluate(ev)
-    return Diagnosis(
-        findings=findings,
-        setup={"learning_rate_init": lr, "optimizer": optimizer, "activation": activation},
-        history=history,
-        monitor=dict(monitor or {}),
-        summary=summary,
     )

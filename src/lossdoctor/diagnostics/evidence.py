@@ -262,20 +262,24 @@ def chance_loss(head: str, Y: NDArray) -> float | None:
     """The loss of the best constant prediction, the floor of a network that ignores its inputs.
 
     Binary: the entropy of the class shares; softmax: the entropy of the class distribution;
-    identity: half the variance of the target (summed over outputs).
+    identity: half the variance of the target (summed over outputs). None when there is nothing
+    to learn (the value is 0: one class, a constant target) or the targets are not finite.
     """
     Y = np.asarray(Y, dtype=np.float64)
     if not np.isfinite(Y).all():
         return None
     if head == "identity":
         value = 0.5 * float(Y.var(axis=0).sum())
-    elif head == "binary":
-        p = np.clip(Y.mean(axis=0), 1e-12, 1 - 1e-12)
-        value = float(np.sum(-p * np.log(p) - (1 - p) * np.log(1 - p)))
     else:
-        p = np.clip(Y.mean(axis=0), 1e-12, 1.0)
-        value = float(-np.sum(p * np.log(p)))
+        p = Y.mean(axis=0)
+        value = _entropy_terms(p) + (_entropy_terms(1 - p) if head == "binary" else 0.0)
     return value if value > 0 and math.isfinite(value) else None
+
+
+def _entropy_terms(p: NDArray) -> float:
+    """``-sum(p log p)`` with ``0 log 0 = 0``."""
+    p = p[p > 0]
+    return float(-np.sum(p * np.log(p)))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from ..network import Network, Params, init_params
 from .evidence import lr_evidence
 from .findings import Diagnosis
-from .monitored_run import _DIAGNOSE_DEFAULTS, _SHARPNESS_SUBSAMPLE, _estimator, _run
+from .monitored_run import _SHARPNESS_SUBSAMPLE, _run, _spec
 from .prepare import PREP_STEPS
 from .prepare import prepare_data as _prepare
 from .ranking import summarize_roots
@@ -34,13 +34,11 @@ def _run_setup_only(
     prep: dict[str, Any],
 ) -> tuple[Network, Params, NDArray, NDArray] | None:
     """The fixed set-up's network, initial weights and training data (no training)."""
-    task = diagnosis.setup["task"]
-    est = _estimator(task, {**_DIAGNOSE_DEFAULTS, **params, **new, "random_state": 0})
+    est = _spec({**params, **new, "random_state": 0})
     X_tr, Y_tr, _, _, _ = _prepare(extra["X_tr"], extra["Y_tr"], None, None, prep)
     if not (np.isfinite(X_tr).all() and np.isfinite(Y_tr).all()):
         return None
-    sizes = (X_tr.shape[1], *est._hidden_sizes(), Y_tr.shape[1])
-    net = Network(sizes, est.activation, diagnosis.setup["head"])
+    net = est.network(X_tr.shape[1], Y_tr.shape[1], diagnosis.setup["head"])
     params0 = init_params(net, np.random.default_rng(0), init=est.init, init_scale=est.init_scale)
     return net, params0, X_tr, Y_tr
 

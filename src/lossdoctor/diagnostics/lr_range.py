@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..network import Network, Params, init_params
+from ..network import Network, Params
 from ..optimizers import adam, apply_updates, sgd
+from ..runspec import RunSpec, fit_target_encoding, make_spec
 from ..schedules import exponential_decay
 from ..training import iter_batches, loss_and_grad
 from .curvature import LRSuggestion, sharpness_or_nan, stability_threshold, suggest_lr
@@ -79,12 +80,6 @@ class RangeTestResult:
     bound_rule: str
     stop_reason: str
     evidence: dict[str, Any] = field(default_factory=dict)
-
-    def plot(self, path: str | None = None) -> Any:
-        """Plot the curve with the suggestion and the bound; save to ``path`` if given."""
-        from ..report.plots import plot_lr_range
-
-        return plot_lr_range(self, path)
 
     def summary(self) -> str:
         """Two lines: the suggestion with its rule, and the curvature bound."""
@@ -294,7 +289,7 @@ def _batches(n: int, batch_size: int | None, rng: np.random.Generator) -> Any:
 class Setup:
     """What a run needs, built the way the estimators build it (same seed, same weights)."""
 
-    estimator: Any
+    spec: RunSpec
     net: Network
     params: Params
     X: NDArray
@@ -308,29 +303,26 @@ def make_setup(X: ArrayLike, y: ArrayLike, **estimator_params: Any) -> Setup:
     ``task="classification"`` or ``"regression"`` picks the estimator; by default
     :func:`lossdoctor.data.infer_task` decides, as the command line and ``diagnose`` do.
     """
-    from sklearn.utils.validation import validate_data
+    from sklearn.utils.validation import check_X_y
 
     from ..data import infer_task
-    from ..estimators import MLPClassifier, MLPRegressor
 
     task = estimator_params.pop("task", "auto")
     y_arr = np.asarray(y)
     if task == "auto":
         task = infer_task(y_arr)
-    cls = {"classification": MLPClassifier, "regression": MLPRegressor}.get(task)
-    if cls is None:
+    if task not in ("classification", "regression"):
         raise ValueError(f"task must be 'auto', 'classification' or 'regression', got {task!r}")
-    est = cls(**estimator_params)
-    est._check_params()
-    hidden = est._hidden_sizes()
-    dtype = np.dtype(str(est.dtype))
-    Xv, yv = validate_data(est, X, y_arr, dtype=dtype, multi_output=True, y_numeric=False)
+    spec = make_spec(estimator_params, caller="the range test")
+    dtype = spec.np_dtype
+    name = "MLPClassifier" if task == "classification" else "MLPRegressor"
+    Xv, yv = check_X_y(X, y_arr, dtype=dtype, multi_output=True, y_numeric=False, estimator=name)
     Xc = np.ascontiguousarray(Xv, dtype=dtype)
-    Y = est._encode(yv, fitting=True).astype(dtype, copy=False)
-    rng = est._rng()
-    net = Network((Xc.shape[1], *hidden, Y.shape[1]), est.activation, est._head())
-    params = init_params(net, rng, init=est.init, init_scale=est.init_scale, dtype=dtype)
-    return Setup(est, net, params, Xc, Y, rng)
+    encoding = fit_target_encoding(task, yv)
+    Y = encoding.encode(yv).astype(dtype, copy=False)
+    rng = spec.rng()
+    net = spec.network(Xc.shape[1], Y.shape[1], encoding.head)
+    return Setup(spec, net, spec.initial_params(net, rng), Xc, Y, rng)
 
 
 def lr_range_test(
@@ -364,7 +356,7 @@ def lr_range_test(
     estimator_params.setdefault("solver", "gd")
     estimator_params.setdefault("momentum", 0.0)
     s = make_setup(X, y, **estimator_params)
-    est = s.estimator
+    est = s.spec
     momentum = float(est.beta_1) if est.solver == "adam" else float(est.momentum)
     return range_test(
         s.net,
@@ -416,7 +408,7 @@ def auto_learning_rate(X: ArrayLike, y: ArrayLike, **estimator_params: Any) -> L
             "or give --lr"
         )
     s = make_setup(X, y, **estimator_params)
-    est = s.estimator
+    est = s.spec
     L = sharpness_or_nan(s.net, s.params, s.X, s.Y, alpha=float(est.alpha), rng=s.rng)
     if not L > 0:
         raise ValueError(
@@ -424,7 +416,5 @@ def auto_learning_rate(X: ArrayLike, y: ArrayLike, **estimator_params: Any) -> L
             f"learning rate (the weights or their Hessian are not finite, or it is not positive); "
             f"give --lr or run 'lossdoctor lr-find'"
         )
-    momentum = float(est.momentum)
-    nesterov = bool(est.nesterovs_momentum and momentum > 0)
-    optimizer = "gd" if momentum == 0 else ("nesterov" if nesterov else "momentum")
+    optimizer, momentum, nesterov = est.optimizer_kind
     return suggest_lr(L, optimizer=optimizer, momentum=momentum, nesterov=nesterov)

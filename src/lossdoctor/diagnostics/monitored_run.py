@@ -5,8 +5,8 @@ bound, trains with a :class:`~.monitors.MonitorCallback`, measures the sharpness
 gathers the :class:`~.evidence.Evidence` and applies the rules. The helpers turn the estimators'
 constructor parameters into what the run needs.
 
-The functions that read an estimator's private methods (:func:`_estimator`, :func:`_encode`,
-:func:`_run`) are kept as they were in ``diagnose.py``, until the run specification replaces them.
+The set-up comes from :mod:`lossdoctor.runspec`, so a diagnosed run draws the weights and the
+batches that the estimator with the same parameters draws.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..network import Network, Params, init_params
-from ..training import History, fit
+from ..network import Network, Params
+from ..runspec import Run, RunSpec, fit_target_encoding, make_spec, train
+from ..training import History
 from .evidence import (
     Evidence,
     chance_loss,
@@ -43,33 +44,9 @@ _DIAGNOSE_DEFAULTS: dict[str, Any] = {"n_iter_no_change": None}
 _SHARPNESS_SUBSAMPLE = 256
 
 
-def _estimator(task: str, params: dict[str, Any]) -> Any:
-    from ..estimators import MLPClassifier, MLPRegressor
-
-    cls = MLPClassifier if task == "classification" else MLPRegressor
-    try:
-        est = cls(**params)
-    except TypeError as err:
-        raise TypeError(f"diagnose got an unknown set-up parameter: {err}") from None
-    est._check_params()
-    return est
-
-
-def _encode(est: Any, task: str, y: NDArray) -> NDArray:
-    if task == "classification":
-        return np.asarray(est._encode(y, fitting=True), dtype=np.float64)
-    yv = np.asarray(y, dtype=np.float64)
-    return yv[:, None] if yv.ndim == 1 else yv
-
-
-def _optimizer_name(est: Any) -> tuple[str, float, bool]:
-    """The optimiser as :func:`~.curvature.stability_threshold` names it."""
-    if est.solver == "adam":
-        return "adam", float(est.beta_1), False
-    momentum = float(est.momentum)
-    nesterov = bool(est.nesterovs_momentum and momentum > 0)
-    name = "gd" if momentum == 0 else ("nesterov" if nesterov else "momentum")
-    return name, momentum, nesterov
+def _spec(params: dict[str, Any]) -> RunSpec:
+    """The set-up's run specification, with diagnose's defaults under the caller's values."""
+    return make_spec({**_DIAGNOSE_DEFAULTS, **params}, caller="diagnose")
 
 
 def _setup_dict(est: Any, task: str, extra: dict[str, Any]) -> dict[str, Any]:
@@ -112,9 +89,10 @@ def _run(
     prep: dict[str, Any],
 ) -> tuple[Diagnosis, dict[str, Any]]:
     """One diagnosed run; returns the diagnosis and the evidence the fixes need."""
-    est = _estimator(task, {**_DIAGNOSE_DEFAULTS, **params, "random_state": random_state})
-    Y = _encode(est, task, y)
-    dtype = np.dtype(str(est.dtype))
+    est = _spec({**params, "random_state": random_state})
+    encoding = fit_target_encoding(task, y)
+    Y = encoding.encode(y)
+    dtype = est.np_dtype
     ev_data = data_evidence(X, y, task=task)
 
     labels = y if task == "classification" and y.ndim == 1 else None
@@ -133,15 +111,14 @@ def _run(
         validation = (np.ascontiguousarray(X_val, dtype=dtype), Y_val.astype(dtype))
 
     # The same sequence of draws as the estimator's fit: weights first, then shuffling.
-    rng = est._rng()
-    hidden = est._hidden_sizes()
-    net = Network((X_tr.shape[1], *hidden, Y_tr.shape[1]), est.activation, est._head())
-    params0 = init_params(net, rng, init=est.init, init_scale=est.init_scale, dtype=dtype)
+    rng = est.rng()
+    net = est.network(X_tr.shape[1], Y_tr.shape[1], encoding.head)
+    params0 = est.initial_params(net, rng)
     n_train = X_tr.shape[0]
     probe = select_probe(n_train, np.random.default_rng(int(seed) + 2))
     ev_init = init_evidence(net, params0, X_tr[probe])
 
-    opt_name, momentum, nesterov = _optimizer_name(est)
+    opt_name, momentum, nesterov = est.optimizer_kind
     finite_data = bool(np.isfinite(X_tr).all() and np.isfinite(Y_tr).all())
     lr0 = float(est.learning_rate_init)
     ev_lr: dict[str, Any] = {}
@@ -171,24 +148,8 @@ def _run(
         X_tr[probe], Y_tr[probe], epochs=epochs, n_samples=n_train, snapshots=3 if ev_lr else 0
     )
     with np.errstate(all="ignore"):  # overflow is what the diagnosis is about, not a failure
-        result = fit(
-            net,
-            params0,
-            X_tr,
-            Y_tr,
-            optimizer=est._optimizer(),
-            epochs=epochs,
-            batch_size=est._batch_size(n_train),
-            rng=rng if est.shuffle else None,
-            alpha=float(est.alpha),
-            clip_norm=est.clip_norm,
-            validation=validation,
-            early_stopping=bool(est.early_stopping) and validation is not None,
-            n_iter_no_change=est.n_iter_no_change,
-            tol=float(est.tol),
-            callbacks=[monitor],
-            progress=False,
-        )
+        run = Run(net, params0, X_tr, Y_tr, rng, validation)
+        result = train(est, run, callbacks=[monitor], progress=False, verbose=False)
     history = result.history
 
     # Sharpness at a few points of the run, from the monitor's snapshots (references, not copies).

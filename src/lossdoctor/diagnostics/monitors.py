@@ -408,7 +408,7 @@ class TrainingMonitor:
         -------
         Diagnosis
         """
-        from .diagnose import diagnose_history
+        from .history_diagnosis import diagnose_history
 
         return diagnose_history(
             self.losses,

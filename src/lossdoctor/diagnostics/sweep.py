@@ -27,9 +27,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..network import Network, Params, forward
-from ..optimizers import Optimizer, adam, sgd
+from ..runspec import RunSpec
 from ..training import fit, score_from_logits
 from .curvature import StabilityVerdict, lr_verdict, sharpness_or_nan, stability_threshold
+from .evidence import chance_loss
 from .lr_range import make_setup
 
 __all__ = ["SweepResult", "SweepRow", "chance_loss", "lr_sweep"]
@@ -142,35 +143,6 @@ class SweepResult:
         )
         return "\n".join(lines)
 
-    def plot(self, path: str | None = None) -> Any:
-        """Overlay the loss curves on a log axis; save to ``path`` if given."""
-        from ..report.plots import plot_sweep
-
-        return plot_sweep(self, path)
-
-
-def chance_loss(head: str, Y: NDArray) -> float | None:
-    """Loss of the best constant prediction: the entropy of the class frequencies, or half the
-    variance of the targets for squared error. None when it is zero (nothing to learn)."""
-    Y = np.asarray(Y, dtype=np.float64)
-    if head == "identity":
-        value = 0.5 * float(Y.var(axis=0).sum())
-    else:
-        p = Y.mean(axis=0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            terms = -p * np.log(p)
-            if head == "binary":
-                terms = terms - (1 - p) * np.log1p(-p)
-        value = float(np.nansum(terms))
-    return value if value > 0 else None
-
-
-def _optimizer(solver: str, lr: float, est: Any) -> Optimizer:
-    if solver == "adam":
-        return adam(lr, float(est.beta_1), float(est.beta_2), float(est.epsilon))
-    momentum = float(est.momentum)
-    return sgd(lr, momentum, bool(est.nesterovs_momentum and momentum > 0))
-
 
 def _run_one(
     lr: float,
@@ -178,7 +150,7 @@ def _run_one(
     params: Params,
     X: NDArray,
     Y: NDArray,
-    est: Any,
+    est: RunSpec,
     epochs: int,
     batch_size: int | None,
     shuffle_seed: int | None,
@@ -195,7 +167,7 @@ def _run_one(
             params,
             X,
             Y,
-            optimizer=_optimizer(est.solver, lr, est),
+            optimizer=est.optimizer(lr),
             epochs=epochs,
             batch_size=batch_size,
             rng=rng,
@@ -214,7 +186,7 @@ def _run_one(
         finite = bool(np.isfinite(logits).all())
         score = score_from_logits(net.head, logits, Y) if finite else math.nan
 
-    opt_name, momentum, nesterov = _optimizer_name(est)
+    opt_name, momentum, nesterov = est.optimizer_kind
     verdict = None
     limit = math.nan
     L = math.nan
@@ -236,16 +208,8 @@ def _run_one(
     )
 
 
-def _optimizer_name(est: Any) -> tuple[str, float, bool]:
-    if est.solver == "adam":
-        return "adam", float(est.beta_1), False
-    momentum = float(est.momentum)
-    nesterov = bool(est.nesterovs_momentum and momentum > 0)
-    return ("gd" if momentum == 0 else "nesterov" if nesterov else "momentum"), momentum, nesterov
-
-
-def _limit_rule(est: Any) -> str:
-    opt_name, momentum, _ = _optimizer_name(est)
+def _limit_rule(est: RunSpec) -> str:
+    opt_name, momentum, _ = est.optimizer_kind
     return {
         "gd": "2/lr (gradient descent)",
         "momentum": f"2(1+b)/lr (heavy ball, b={momentum:g})",
@@ -292,8 +256,8 @@ def lr_sweep(
     estimator_params.setdefault("momentum", 0.0)
     estimator_params.setdefault("n_iter_no_change", None)
     s = make_setup(X, y, **estimator_params)
-    est = s.estimator
-    batch_size = est._batch_size(s.X.shape[0])
+    est = s.spec
+    batch_size = est.batch_size_for(s.X.shape[0])
     # One shuffling seed shared by all runs: every learning rate sees the same batches.
     shuffle_seed = int(s.rng.integers(2**63 - 1)) if est.shuffle and batch_size else None
 

@@ -14,14 +14,16 @@ from collections.abc import Mapping
 from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 import numpy as np
 
+from ..atomic import atomic_write
 from ..diagnostics.findings import SEVERITIES, Diagnosis
-from ..files import atomic_write
 from .figures import PLOT_IDS, diagnosis_figures
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = ["format_value", "render_html", "write_html_report"]
 
@@ -76,6 +78,8 @@ def _load_template(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_load_template),
         autoescape=True,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..files import atomic_write
+from ..atomic import atomic_write
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -4,7 +4,12 @@ Each :class:`FaultCase` names a data set (:func:`load_case_data`), the estimator
 run, the finding codes the doctor must report, and the root cause it must rank first. Healthy cases
 have no expected codes and must produce no warning. ``tests/test_fault_suite.py`` runs them all
 and reports recall, the share of cases whose top finding is the root cause, and false alarms;
-:func:`run_suite` does the same for anyone (``python -m lossdoctor.diagnostics.faults``).
+:func:`run_suite` does the same from the command line::
+
+    python tests/fault_suite.py [--jobs N]
+
+The suite is test data, not part of the package: it lives beside the tests, like
+``handwritten_nets.py``, and is imported by them as ``fault_suite``.
 
 Data sets are those that ship with scikit-learn (breast cancer, iris, wine, digits, diabetes) and
 generated ones (``make_classification``, ``make_regression``, ``make_moons``), each drawn from a
@@ -14,6 +19,7 @@ fixed seed, with the fault planted by a transformation named after the slash
 
 from __future__ import annotations
 
+import argparse
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,7 +66,7 @@ class FaultCase:
 
 
 def _scaled(X: NDArray) -> NDArray:
-    from .checks import standardize
+    from lossdoctor.diagnostics.checks import standardize
 
     return standardize(X)
 
@@ -98,7 +104,7 @@ def load_case_data(name: str) -> tuple[NDArray, NDArray]:
     X: NDArray
     y: NDArray
     if base in ("breast_cancer", "iris", "wine", "digits", "diabetes"):
-        from ..data import builtin_dataset
+        from lossdoctor.data import builtin_dataset
 
         data = builtin_dataset(base)
         X, y = data.X, np.asarray(data.y)
@@ -704,6 +710,19 @@ class SuiteResult:
     false_alarms: int
     rows: list[dict[str, Any]]
 
+    @classmethod
+    def from_rows(cls, rows: list[dict[str, Any]]) -> SuiteResult:
+        """The three numbers of the rows :func:`run_case` returns."""
+        faults = [r for r in rows if r["root_cause"] is not None]
+        planted = sum(len(r["expected"]) for r in faults)
+        found = sum(len(r["expected"]) - len(r["missing"]) for r in faults)
+        recall = found / planted if planted else math.nan
+        root_first = (
+            float(np.mean([r["top"] == r["root_cause"] for r in faults])) if faults else 0.0
+        )
+        false_alarms = sum(1 for r in rows if r["root_cause"] is None and not r["healthy"])
+        return cls(recall, root_first, false_alarms, rows)
+
     def table(self) -> str:
         """A plain-text table of the rows and the three numbers."""
         lines = []
@@ -726,7 +745,7 @@ class SuiteResult:
 
 def run_case(case: FaultCase, **kwargs: Any) -> dict[str, Any]:
     """Diagnose one case and compare with what it expects."""
-    from .diagnose import diagnose
+    from lossdoctor import diagnose
 
     X, y = load_case_data(case.dataset)
     d = diagnose(X, y, **{"random_state": 0, **case.params, **kwargs})
@@ -751,14 +770,16 @@ def run_suite(cases: list[FaultCase] | None = None, n_jobs: int = 1) -> SuiteRes
         from joblib import Parallel, delayed
 
         rows = Parallel(n_jobs=n_jobs)(delayed(run_case)(c) for c in cases)
-    faults = [r for r in rows if r["root_cause"] is not None]
-    planted = sum(len(r["expected"]) for r in faults)
-    found = sum(len(r["expected"]) - len(r["missing"]) for r in faults)
-    recall = found / planted if planted else math.nan
-    root_first = float(np.mean([r["top"] == r["root_cause"] for r in faults])) if faults else 0.0
-    false_alarms = sum(1 for r in rows if r["root_cause"] is None and not r["healthy"])
-    return SuiteResult(recall, root_first, false_alarms, rows)
+    return SuiteResult.from_rows(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the whole suite and print one line per case, then the three numbers."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1, help="cases run in parallel (joblib)")
+    args = parser.parse_args(argv)
+    print(run_suite(n_jobs=args.jobs).table())
 
 
 if __name__ == "__main__":  # pragma: no cover
-    print(run_suite().table())
+    main()

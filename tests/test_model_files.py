@@ -15,9 +15,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from lossdoctor import MLPClassifier, MLPRegressor
-from lossdoctor import io as ldio
-from lossdoctor.io import FORMAT_VERSION, ModelFileError, load, save
+from lossdoctor import MLPClassifier, MLPRegressor, model_files
+from lossdoctor.atomic import atomic_write
+from lossdoctor.model_files import FORMAT_VERSION, ModelFileError, load, save
 
 # Few epochs and narrow layers: the tests are about the file, not about training.
 FAST = dict(hidden_layer_sizes=(6, 4), max_iter=4, n_iter_no_change=None, activation="tanh")
@@ -211,7 +211,7 @@ def _rewrite(path: Path, change, *, fix_digest: bool = False) -> None:
         arrays = {name: archive[name] for name in archive.files}
     change(arrays)
     if fix_digest:
-        arrays["digest"] = np.frombuffer(ldio._digest(arrays), dtype=np.uint8)
+        arrays["digest"] = np.frombuffer(model_files._digest(arrays), dtype=np.uint8)
     np.savez(path, **arrays)
 
 
@@ -342,7 +342,7 @@ def test_save_refuses_unfitted_and_foreign_models(rng: np.random.Generator, tmp_
     with pytest.raises(TypeError, match="StandardScaler"):
         save(StandardScaler().fit(X), tmp_path / "m.npz")
     with pytest.raises(TypeError, match="class labels of type NoneType, float"):
-        ldio._safe_labels(np.array([1.5, None], dtype=object))
+        model_files._safe_labels(np.array([1.5, None], dtype=object))
     assert not any(tmp_path.iterdir())
 
 
@@ -358,7 +358,7 @@ def test_failed_replace_leaves_the_old_file_and_no_temporary(
     def fail(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ldio.os, "replace", fail)
+    monkeypatch.setattr(model_files.os, "replace", fail)
     model.set_params(alpha=0.5)  # a different file, were it written
     with pytest.raises(OSError, match="disk full"):
         save(model, path)
@@ -374,14 +374,14 @@ def test_failed_write_leaves_no_temporary(tmp_path: Path) -> None:
         raise RuntimeError("interrupted")
 
     with pytest.raises(RuntimeError, match="interrupted"):
-        ldio.atomic_write(target, write)
+        atomic_write(target, write)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_atomic_write_replaces_and_keeps_a_normal_mode(tmp_path: Path) -> None:
     target = tmp_path / "out.bin"
-    ldio.atomic_write(target, lambda f: f.write(b"one"))
-    ldio.atomic_write(target, lambda f: f.write(b"two"))
+    atomic_write(target, lambda f: f.write(b"one"))
+    atomic_write(target, lambda f: f.write(b"two"))
     assert target.read_bytes() == b"two"
     assert list(tmp_path.iterdir()) == [target]
     if os.name == "posix":

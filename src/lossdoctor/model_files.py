@@ -22,7 +22,7 @@ Examples
 --------
 >>> from sklearn.datasets import load_iris
 >>> from lossdoctor import MLPClassifier
->>> from lossdoctor.io import load, save
+>>> from lossdoctor.model_files import load, save
 >>> X, y = load_iris(return_X_y=True)
 >>> clf = MLPClassifier((8,), max_iter=5, n_iter_no_change=None, random_state=0).fit(X, y)
 >>> import tempfile, os
@@ -50,12 +50,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from ._version import __version__
 from .activations import ACTIVATIONS
-from .estimators import MLPClassifier, MLPRegressor
-from .files import atomic_write
+from .atomic import atomic_write
+from .estimators import MLPClassifier, MLPRegressor, restore_fitted
 from .losses import HEADS
 from .network import Network
-from .training import FitResult, History
+from .runspec import TargetEncoding
+from .training import History
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelFileError", "atomic_write", "load", "save"]
 
@@ -68,7 +70,6 @@ _ESTIMATORS: dict[str, type[MLPClassifier] | type[MLPRegressor]] = {
     "MLPClassifier": MLPClassifier,
     "MLPRegressor": MLPRegressor,
 }
-_HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "val_score", "learning_rate", "grad_norm", "time")
 # Array dtypes that NumPy stores without pickle: booleans, numbers and fixed-width strings.
 _SAFE_KINDS = "biufcUS"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -184,20 +185,20 @@ def _estimator_to_file(est: MLPClassifier | MLPRegressor, arrays: dict[str, NDAr
         "feature_names_in": _feature_names(est),
         "t": int(est.t_),
         "history": {
-            **{c: [_json_number(v) for v in getattr(history, c)] for c in _HISTORY_COLUMNS},
+            **{c: [_json_number(v) for v in getattr(history, c)] for c in History.COLUMNS},
             "stop_reason": history.stop_reason,
             "message": history.message,
             "best_epoch": None if history.best_epoch is None else int(history.best_epoch),
         },
     }
     if isinstance(est, MLPClassifier):
-        out["multilabel"] = bool(est._multilabel)
-        arrays[f"{_MLP}.classes"] = _safe_labels(est.classes_)
+        out["multilabel"] = bool(est.target_encoding_.multilabel)
+        arrays[f"{_MLP}.classes"] = _safe_labels(np.asarray(est.classes_))
         # Labels given as Python objects come back as an object array, so that predict returns
         # the same dtype as before saving.
         out["classes_object"] = est.classes_.dtype == object
     else:
-        out["y_ndim"] = int(est._y_ndim)
+        out["y_ndim"] = int(est.target_encoding_.y_ndim)
     return out
 
 
@@ -273,8 +274,6 @@ def _safe_labels(classes: NDArray) -> NDArray:
 
 
 def _version() -> str:
-    from . import __version__
-
     return __version__
 
 
@@ -430,13 +429,11 @@ def _estimator_from_file(
 
     history = History()
     saved = meta["history"]
-    for column in _HISTORY_COLUMNS:
+    for column in History.COLUMNS:
         setattr(history, column, list(saved[column]))
     history.stop_reason, history.message = str(saved["stop_reason"]), str(saved["message"])
     history.best_epoch = saved["best_epoch"]
 
-    n_iter = len(history.loss)
-    n_samples = meta["t"] // n_iter if n_iter else 0
     if isinstance(est, MLPClassifier):
         classes = arrays[f"{_MLP}.classes"]
         if classes.ndim != 1:
@@ -444,20 +441,16 @@ def _estimator_from_file(
         if meta.get("classes_object", False):
             values, classes = classes.tolist(), np.empty(len(classes), dtype=object)
             classes[:] = values
-        est.classes_ = classes
-        est._multilabel = bool(meta["multilabel"])
-        est._head_name = net.head
+        encoding = TargetEncoding(net.head, classes, bool(meta["multilabel"]))
         n_out = net.layer_sizes[-1]
-        expected = 1 if len(classes) == 2 and not est._multilabel else len(classes)
+        expected = 1 if len(classes) == 2 and not encoding.multilabel else len(classes)
         if n_out != expected:
             raise ValueError(f"{len(classes)} classes but {n_out} network outputs")
     else:
-        est._y_ndim = int(meta["y_ndim"])
-    # The estimator's own code sets every derived attribute (coefs_, loss_curve_, n_iter_ ...),
-    # so they cannot drift from what fit() sets.
-    est._set_fitted(net, FitResult(weights, None, history), n_samples, True)
-    est.t_ = int(meta["t"])
-    est.n_features_in_ = int(meta["n_features_in"])
+        encoding = TargetEncoding("identity", None, False, int(meta["y_ndim"]))
+    restore_fitted(
+        est, net, weights, history, encoding, t=meta["t"], n_features_in=meta["n_features_in"]
+    )
     if est.n_features_in_ != net.layer_sizes[0]:
         raise ValueError(f"{est.n_features_in_} features but {net.layer_sizes[0]} network inputs")
     _set_feature_names(est, meta["feature_names_in"])

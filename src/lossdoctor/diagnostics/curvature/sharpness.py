@@ -1,0 +1,351 @@
+"""Sharpness: the top eigenvalues of the Hessian of the training objective.
+
+A Lanczos solver (ARPACK's ``eigsh``) runs on a :class:`scipy.sparse.linalg.LinearOperator` of
+Hessian-vector products (:mod:`.hvp`): :func:`sharpness_of` for a network and its parameters,
+:func:`sharpness` for a fitted estimator or a hand-written network's gradient callable,
+:func:`sharpness_or_nan` for the diagnostics (NaN where a diverged run cannot be measured), and
+:func:`stability_verdict`, which measures a fitted estimator and judges its learning rate with
+:func:`.stability.lr_verdict`. SciPy is imported where it is used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ...network import Network, Params
+from ...optimizers import global_norm
+from ...training import loss_and_grad
+from .hvp import _central_operator, hessian_operator
+from .stability import StabilityVerdict, lr_verdict
+
+if TYPE_CHECKING:
+    from scipy.sparse.linalg import LinearOperator
+
+__all__ = [
+    "adam_preconditioner",
+    "sharpness",
+    "sharpness_of",
+    "sharpness_or_nan",
+    "stability_verdict",
+]
+
+F64 = NDArray[np.float64]
+Which = Literal["LA", "both"]
+
+
+def _extreme_eigs(
+    op: LinearOperator,
+    k: int,
+    which: str,
+    rng: np.random.Generator,
+    tol: float,
+    v0: NDArray | None = None,
+) -> tuple[F64, F64]:
+    """The ``k`` largest (``LA``) or smallest (``SA``) eigenpairs, largest first."""
+    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+
+    n = op.shape[0]
+    if k >= n:
+        # ARPACK needs k < n; a tiny problem is solved densely from n products.
+        dense = np.column_stack([op.matvec(e) for e in np.eye(n)])
+        vals, vecs = np.linalg.eigh(0.5 * (dense + dense.T))
+        order = np.argsort(vals)[::-1] if which == "LA" else np.argsort(vals)
+        order = order[:k]
+    else:
+        start = v0 if v0 is not None and v0.shape == (n,) else rng.standard_normal(n)
+        try:
+            vals, vecs = eigsh(op, k=k, which=which, tol=tol, v0=start)
+        except ArpackNoConvergence as err:  # pragma: no cover - depends on the spectrum
+            if len(err.eigenvalues) == 0:
+                raise
+            vals, vecs = err.eigenvalues, err.eigenvectors
+        order = np.argsort(vals)[::-1] if which == "LA" else np.argsort(vals)
+    return np.asarray(vals[order], dtype=np.float64), np.asarray(vecs[:, order])
+
+
+def _subsample(
+    X: NDArray, Y: NDArray, subsample: int | None, rng: np.random.Generator
+) -> tuple[NDArray, NDArray]:
+    n = X.shape[0]
+    if subsample is None or subsample >= n:
+        return X, Y
+    # A fixed subset (sorted, so the order of the data is kept) for the whole Lanczos run.
+    idx = np.sort(rng.choice(n, size=subsample, replace=False))
+    return X[idx], Y[idx]
+
+
+def _as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
+    # Default seed 0: the same weights give the same sharpness on every call.
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng or 0)
+
+
+def _check_k(k: int, which: str) -> None:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if which not in ("LA", "both"):
+        raise ValueError(f"which must be 'LA' or 'both', got {which!r}")
+
+
+def _solve(op: LinearOperator, k: int, which: str, rng: np.random.Generator, tol: float) -> F64:
+    k = min(k, op.shape[0])
+    top, _ = _extreme_eigs(op, k, "LA", rng, tol)
+    if which == "LA":
+        return top
+    low, _ = _extreme_eigs(op, 1, "SA", rng, tol)
+    return np.concatenate([top, low])
+
+
+def sharpness_of(
+    net: Network,
+    params: Params,
+    X: NDArray,
+    Y: NDArray,
+    *,
+    alpha: float = 0.0,
+    k: int = 1,
+    which: Which = "LA",
+    subsample: int | None = None,
+    rng: np.random.Generator | int | None = None,
+    preconditioner: Mapping[str, NDArray] | None = None,
+    tol: float = 1e-8,
+) -> F64:
+    """Top eigenvalues of the Hessian of the training objective of a lossdoctor network.
+
+    Parameters
+    ----------
+    net : Network
+    params : dict of str to ndarray
+    X : ndarray of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_outputs)
+        Encoded targets.
+    alpha : float
+        L2 penalty of the objective ``mean loss + alpha / (2 n) * sum ||Wk||**2``.
+    k : int
+        How many of the largest eigenvalues.
+    which : {"LA", "both"}
+        ``"LA"``: the ``k`` largest. ``"both"``: the ``k`` largest followed by the smallest (most
+        negative) eigenvalue, ``k + 1`` values in all.
+    subsample : int, optional
+        Use a fixed random subset of this many samples for the loss part (the L2 part keeps
+        ``n``); None uses every sample.
+    rng : numpy.random.Generator or int, optional
+        Draws the subsample and Lanczos' start vector; default seed 0 (repeatable).
+    preconditioner : dict of str to ndarray, optional
+        Positive diagonal ``P``: return eigenvalues of ``P**-1 H`` instead (Adam).
+    tol : float
+        Relative accuracy asked of ARPACK.
+
+    Returns
+    -------
+    ndarray of shape (k,) or (k + 1,)
+        Eigenvalues, largest first (then the smallest, for ``which="both"``).
+    """
+    _check_k(k, which)
+    gen = _as_rng(rng)
+    Xs, Ys = _subsample(np.asarray(X), np.asarray(Y), subsample, gen)
+    op = hessian_operator(
+        net, params, Xs, Ys, alpha, n_total=np.shape(X)[0], preconditioner=preconditioner
+    )
+    return _solve(op, k, which, gen, tol)
+
+
+#: Weights larger than this have blown up: their curvature says nothing about training any more
+#: and their Hessian-vector products overflow on the way.
+_SANE_WEIGHT = 1e8
+
+
+def sharpness_or_nan(
+    net: Network,
+    params: Params,
+    X: NDArray,
+    Y: NDArray,
+    *,
+    alpha: float = 0.0,
+    subsample: int | None = None,
+    rng: np.random.Generator | int | None = None,
+    tol: float = 1e-8,
+) -> float:
+    """The top Hessian eigenvalue (:func:`sharpness_of`), or NaN where it cannot be measured.
+
+    NaN for non-finite data, weights that are not finite or exceed 1e8 in size, a non-finite
+    loss or gradient, and an eigensolver that fails (as ARPACK does on non-finite or all-zero
+    products). The diagnostics measure runs that diverge, so these are results, not errors.
+    """
+    from scipy.sparse.linalg import ArpackError, ArpackNoConvergence
+
+    if not (np.isfinite(X).all() and np.isfinite(Y).all()):
+        return math.nan
+    if not all(
+        np.isfinite(p).all() and np.abs(p).max(initial=0) < _SANE_WEIGHT for p in params.values()
+    ):
+        return math.nan
+    with np.errstate(all="ignore"):
+        value, grads = loss_and_grad(net, params, X, Y, alpha)
+        if not (math.isfinite(value) and math.isfinite(global_norm(grads))):
+            return math.nan
+        try:
+            top = sharpness_of(
+                net, params, X, Y, alpha=alpha, subsample=subsample, rng=rng, tol=tol
+            )
+        except (ArpackError, ArpackNoConvergence, np.linalg.LinAlgError):
+            return math.nan
+    return float(top[0]) if math.isfinite(top[0]) else math.nan
+
+
+def sharpness(
+    model: Any,
+    X: ArrayLike | Mapping[str, NDArray],
+    y: ArrayLike | None = None,
+    *,
+    k: int = 1,
+    which: Which = "LA",
+    subsample: int | None = None,
+    rng: np.random.Generator | int | None = None,
+    preconditioned: bool = False,
+    step: float | None = None,
+    tol: float = 1e-8,
+) -> F64:
+    """Top-k eigenvalues of the Hessian of a model's training objective at its current weights.
+
+    Two ways to call it:
+
+    * ``sharpness(model, X, y)`` with a fitted :class:`~lossdoctor.MLPClassifier` or
+      :class:`~lossdoctor.MLPRegressor`: exact Hessian-vector products of
+      ``mean loss + alpha / (2 n) * sum ||Wk||**2`` on ``(X, y)``.
+    * ``sharpness(grads, params)`` for a hand-written network, as for ``check_gradients``:
+      ``grads()`` returns the user's gradients (a dict keyed like ``params``) at the current
+      values of the live arrays in ``params``. Products come from central differences of
+      ``grads``; the arrays are restored bit-exactly after every call.
+
+    Parameters
+    ----------
+    model : fitted lossdoctor estimator, or callable () -> dict of str to ndarray
+    X : array-like of shape (n_samples, n_features), or dict of str to ndarray
+        The training inputs, or the user's live parameters in the second form.
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs), optional
+        Training targets (first form only).
+    k : int
+        How many eigenvalues.
+    which : {"LA", "both"}
+        ``"both"`` appends the smallest (most negative) eigenvalue.
+    subsample : int, optional
+        First form: a fixed random subset of the samples, for large data.
+    rng : numpy.random.Generator or int, optional
+        Subsample and start vector; default seed 0.
+    preconditioned : bool
+        First form, ``solver="adam"`` only: eigenvalues of ``P**-1 H`` with Adam's preconditioner
+        ``P = sqrt(v_hat) + epsilon`` from the optimiser's state (Adam's stability is decided by
+        these; see :func:`stability_threshold`).
+    step : float, optional
+        Second form: central-difference step along a unit direction (see :func:`hvp_central`).
+    tol : float
+        Relative accuracy asked of ARPACK.
+
+    Returns
+    -------
+    ndarray of shape (k,) or (k + 1,)
+        Eigenvalues, largest first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.diag([3.0, 1.0])
+    >>> params = {"w": np.array([1.0, -2.0])}
+    >>> sharpness(lambda: {"w": A @ params["w"]}, params, k=2).round(6)
+    array([3., 1.])
+    """
+    _check_k(k, which)
+    if callable(model) and isinstance(X, Mapping):
+        if y is not None:
+            raise TypeError("sharpness(grads, params) takes no y")
+        op = _central_operator(model, X, step)
+        return _solve(op, k, which, _as_rng(rng), tol)
+    if not hasattr(model, "params_"):
+        raise TypeError(
+            "sharpness expects a fitted lossdoctor estimator with X and y, or (grads, params); "
+            f"got {type(model).__name__}"
+        )
+    if y is None:
+        raise TypeError("sharpness(model, X, y) needs y")
+    X64 = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
+    Y = np.asarray(model.target_encoding_.encode(np.asarray(y)), dtype=np.float64)
+    precond = adam_preconditioner(model) if preconditioned else None
+    return sharpness_of(
+        model.network_,
+        model.params_,
+        X64,
+        Y,
+        alpha=float(model.alpha),
+        k=k,
+        which=which,
+        subsample=subsample,
+        rng=rng,
+        preconditioner=precond,
+        tol=tol,
+    )
+
+
+def adam_preconditioner(model: Any) -> dict[str, F64]:
+    """Adam's diagonal preconditioner ``sqrt(v / (1 - beta_2**t)) + epsilon`` of a fitted model.
+
+    Raises
+    ------
+    ValueError
+        If the model was not trained with Adam.
+    """
+    state: Any = getattr(model, "optimizer_state_", None)
+    if getattr(model, "solver", None) != "adam" or not hasattr(state, "nu"):
+        raise ValueError(
+            f"the preconditioned sharpness needs a model trained with solver='adam', "
+            f"got solver={getattr(model, 'solver', None)!r}"
+        )
+    t = max(int(state.step), 1)
+    correction = 1 - float(model.beta_2) ** t
+    return {
+        key: np.sqrt(np.asarray(v, dtype=np.float64) / correction) + float(model.epsilon)
+        for key, v in state.nu.items()
+    }
+
+
+def stability_verdict(
+    model: Any,
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    lr: float | None = None,
+    subsample: int | None = None,
+) -> StabilityVerdict:
+    """The verdict for a fitted estimator's learning rate at its current weights.
+
+    Uses the estimator's optimiser: ``gd``/``sgd`` with its ``momentum`` and
+    ``nesterovs_momentum`` against the sharpness, ``adam`` (with ``beta_1``) against the
+    preconditioned sharpness.
+
+    Parameters
+    ----------
+    model : fitted MLPClassifier or MLPRegressor
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+    lr : float, optional
+        The learning rate to judge; by default the model's ``learning_rate_init``.
+    subsample : int, optional
+        Fixed subset of the samples for the sharpness.
+
+    Returns
+    -------
+    StabilityVerdict
+    """
+    rate = float(model.learning_rate_init if lr is None else lr)
+    if model.solver == "adam":
+        L = float(sharpness(model, X, y, subsample=subsample, preconditioned=True)[0])
+        return lr_verdict(rate, L, optimizer="adam", momentum=float(model.beta_1))
+    momentum = float(model.momentum)
+    nesterov = bool(model.nesterovs_momentum and momentum > 0)
+    name = "gd" if momentum == 0 else ("nesterov" if nesterov else "momentum")
+    L = float(sharpness(model, X, y, subsample=subsample)[0])
+    return lr_verdict(rate, L, optimizer=name, momentum=momentum, nesterov=nesterov)
