@@ -16,7 +16,10 @@ import argparse
 from typing import Any, NamedTuple
 
 from ..activations import ACTIVATIONS
+from ..data import BUILTIN_DATASETS, MAX_AUTO_CLASSES
 from ..initializers import INITIALIZERS
+from ..runspec import CLASSIC_SETUP as _CLASSIC
+from ..runspec import make_spec
 from .argtypes import fraction, non_negative_float, positive_float, positive_int, seed
 
 #: Learning rate used when ``--lr`` is not given, by optimiser. With standardised inputs these
@@ -24,9 +27,6 @@ from .argtypes import fraction, non_negative_float, positive_float, positive_int
 #: step by 1 / (1 - 0.9) = 10, hence a tenth of plain descent's rate.
 DEFAULT_LR = {"gd": 0.1, "momentum": 0.01, "adam": 0.001}
 DEFAULT_DATA = "builtin:breast_cancer"
-#: ``lossdoctor.data.BUILTIN_DATASETS`` and ``MAX_AUTO_CLASSES``, for ``--help``.
-BUILTIN_DATASETS = ("breast_cancer", "iris", "wine", "digits", "diabetes")
-MAX_AUTO_CLASSES = 20
 
 
 class SetupDefaults(NamedTuple):
@@ -58,16 +58,16 @@ TRAIN_SETUP = SetupDefaults(
     epochs=200,
     scale="standard",
 )
-#: ``lossdoctor.diagnostics.diagnose.CLASSIC_SETUP`` on unscaled inputs (a test pins the two).
+#: :data:`lossdoctor.runspec.CLASSIC_SETUP` (the question's network) on unscaled inputs.
 CLASSIC_SETUP = SetupDefaults(
-    hidden=(128, 64),
-    activation="tanh",
-    init="normal",
-    init_scale=1.0,
-    alpha=0.0,
-    optimizer="gd",
-    lr=1.0,
-    epochs=100,
+    hidden=tuple(_CLASSIC["hidden_layer_sizes"]),
+    activation=_CLASSIC["activation"],
+    init=_CLASSIC["init"],
+    init_scale=_CLASSIC["init_scale"],
+    alpha=_CLASSIC["alpha"],
+    optimizer=make_spec(_CLASSIC).optimizer_kind.name,
+    lr=_CLASSIC["learning_rate_init"],
+    epochs=_CLASSIC["max_iter"],
     scale="none",
 )
 
