@@ -11,6 +11,7 @@ Rows are counted from 0 after the header, the way pandas numbers them.
 from __future__ import annotations
 
 import os
+import stat
 import zipfile
 from collections import Counter
 from collections.abc import Sequence
@@ -180,10 +181,17 @@ def read_dataset(
     """
     path = Path(path)
     source = str(path)
-    if not path.exists():
-        raise DataError(f"file not found: {source}")
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise DataError(f"file not found: {source}") from None
+    except OSError as exc:
+        raise DataError(f"cannot read {source}: {_first_line(exc)}") from None
+    if stat.S_ISDIR(mode):
         raise DataError(f"{source} is a directory, not a data file")
+    if not stat.S_ISREG(mode):
+        # A FIFO or a device would block or never end; only regular files are read.
+        raise DataError(f"{source} is not a regular file (a pipe or a device); give a data file")
     if features is not None:
         features = [str(f) for f in features]
         _check_unique(features, f"features requested from {source}")

@@ -37,8 +37,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import numbers
 import os
+import re
+import stat
 import zipfile
 import zlib
 from pathlib import Path
@@ -75,6 +78,15 @@ _SAFE_KINDS = "biufcUS"
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_MAGIC = b"\x80"
 _MLP = "mlp"
+
+#: Limits checked before anything is allocated: a model file is refused beyond them.
+MAX_FILE_BYTES = 4 * 2**30
+MAX_ARRAY_BYTES = 4 * 2**30
+MAX_COMPRESSION_RATIO = 1024
+MAX_MEMBERS = 10_000
+MAX_HEADER_BYTES = 10_000
+MAX_METADATA_BYTES = 256 * 2**20
+MAX_JSON_DEPTH = 32
 
 Model: TypeAlias = MLPClassifier | MLPRegressor | Pipeline
 
@@ -331,50 +343,131 @@ def load(path: str | os.PathLike[str]) -> Model:
         )
     try:
         return _build(meta, arrays)
-    except ModelFileError:
-        raise
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path} {exc}") from None
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         raise ModelFileError(f"{path} has inconsistent contents: {_describe(exc)}") from None
 
 
 def _read_arrays(path: Path) -> dict[str, NDArray]:
     try:
-        with open(path, "rb") as f:
-            head = f.read(4)
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is then refused below.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise ModelFileError(f"model file not found: {path}") from None
     except IsADirectoryError:
         raise ModelFileError(f"{path} is a directory, not a model file") from None
     except OSError as exc:
         raise ModelFileError(f"cannot read model file {path}: {_describe(exc)}") from None
-    if head.startswith(_PICKLE_MAGIC):
-        raise ModelFileError(
-            f"{path} is a pickle, not a lossdoctor model file; lossdoctor never loads pickles "
-            "because loading one can run arbitrary code"
-        )
-    if head != _ZIP_MAGIC:
-        raise ModelFileError(f"{path} is not a lossdoctor model file (not an NPZ archive)")
-    try:
-        # Our own file object: np.load leaks the one it opens when a damaged zip fails to parse.
-        # allow_pickle=False: an object array in the archive raises instead of running code.
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
-        raise ModelFileError(
-            f"{path} is truncated or damaged and cannot be read as a model file: {_describe(exc)}"
-        ) from None
-    except NotImplementedError as exc:  # an unsupported zip compression method
-        raise ModelFileError(f"{path} cannot be read: {_describe(exc)}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        what = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise ModelFileError(f"{path} is {what}, not a model file")
+    os.set_blocking(fd, True)
+    with os.fdopen(fd, "rb") as f:
+        if info.st_size > MAX_FILE_BYTES:
+            raise ModelFileError(
+                f"{path} is {info.st_size} bytes, more than a model file may be "
+                f"({MAX_FILE_BYTES} bytes)"
+            )
+        head = f.read(4)
+        if head.startswith(_PICKLE_MAGIC):
+            raise ModelFileError(
+                f"{path} is a pickle, not a lossdoctor model file; lossdoctor never loads "
+                "pickles because loading one can run arbitrary code"
+            )
+        if head != _ZIP_MAGIC:
+            raise ModelFileError(f"{path} is not a lossdoctor model file (not an NPZ archive)")
+        f.seek(0)
+        try:
+            return _read_members(f, info.st_size)
+        except ModelFileError as exc:
+            raise ModelFileError(f"{path} {exc}") from None
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            EOFError,
+            OSError,
+            ValueError,
+            KeyError,
+            SyntaxError,
+        ) as exc:
+            raise ModelFileError(
+                f"{path} is truncated or damaged and cannot be read as a model file: "
+                f"{_describe(exc)}"
+            ) from None
+        except NotImplementedError as exc:  # an unsupported zip compression method
+            raise ModelFileError(f"{path} cannot be read: {_describe(exc)}") from None
+
+
+def _read_members(f: Any, file_size: int) -> dict[str, NDArray]:
+    """Every ``.npy`` member of the archive, each header checked before its data is allocated.
+
+    An array must hold no more bytes than its zip member declares, a stored (uncompressed)
+    member no more than the file itself, a compressed one no more than
+    :data:`MAX_COMPRESSION_RATIO` times its compressed size, and all together no more than
+    :data:`MAX_ARRAY_BYTES`. Raises :class:`ModelFileError` (message without the path).
+    """
+    arrays: dict[str, NDArray] = {}
+    total = 0
+    with zipfile.ZipFile(f) as archive:
+        members = archive.infolist()
+        if len(members) > MAX_MEMBERS:
+            raise ModelFileError(f"holds {len(members)} arrays, more than a model file has")
+        for member in members:
+            name = member.filename.removesuffix(".npy")
+            limit = member.file_size
+            if member.compress_type == zipfile.ZIP_STORED:
+                limit = min(limit, file_size)
+            else:
+                limit = min(limit, member.compress_size * MAX_COMPRESSION_RATIO)
+            with archive.open(member) as stream:
+                version = np.lib.format.read_magic(stream)
+                if version not in ((1, 0), (2, 0), (3, 0)):
+                    raise ValueError(f"array {name!r} has an unknown .npy version {version}")
+                reader = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, fortran, dtype = reader(stream, max_header_size=MAX_HEADER_BYTES)
+                if dtype.hasobject:
+                    raise ModelFileError(
+                        f"cannot be read: array {name!r} holds Python objects, which only a "
+                        "pickle can restore; lossdoctor never loads pickles"
+                    )
+                nbytes = math.prod(shape) * dtype.itemsize
+                total += nbytes
+                if nbytes > limit or total > MAX_ARRAY_BYTES:
+                    raise ModelFileError(
+                        f"is damaged or hostile: array {name!r} declares shape {shape} "
+                        f"({nbytes} bytes), more than the file holds ({limit} bytes for it, "
+                        f"{MAX_ARRAY_BYTES} bytes in all)"
+                    )
+                data = stream.read(nbytes)
+                if len(data) != nbytes:
+                    raise EOFError(f"array {name!r} is cut short")
+                array = np.frombuffer(data, dtype=dtype)
+                array = array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
+                arrays[name] = array.copy()  # writable, like np.load's arrays
+    return arrays
 
 
 def _read_metadata(path: Path, raw: NDArray) -> dict[str, Any]:
     try:
         if raw.dtype != np.uint8 or raw.ndim != 1:
             raise ValueError(f"metadata array has dtype {raw.dtype} and shape {raw.shape}")
-        meta = json.loads(raw.tobytes().decode("utf-8"))
+        text = raw.tobytes()
+        if len(text) > MAX_METADATA_BYTES:
+            raise ValueError(f"{len(text)} bytes, more than {MAX_METADATA_BYTES}")
+        depth = _json_depth(text)
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested {depth} deep, more than {MAX_JSON_DEPTH}")
+        meta = json.loads(text.decode("utf-8"))
         if not isinstance(meta, dict):
             raise ValueError("metadata is not a JSON object")
-    except ValueError as exc:  # includes JSONDecodeError and UnicodeDecodeError
+    except (ValueError, RecursionError) as exc:  # includes JSONDecodeError, UnicodeDecodeError
         raise ModelFileError(
             f"{path} is not a lossdoctor model file: unreadable metadata ({_describe(exc)})"
         ) from None
@@ -393,6 +486,17 @@ def _read_metadata(path: Path, raw: NDArray) -> dict[str, Any]:
             f"up to {FORMAT_VERSION}: upgrade lossdoctor to load it"
         )
     return meta
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _json_depth(text: bytes) -> int:
+    """How deeply arrays and objects nest in a JSON text (strings skipped), without parsing it."""
+    codes = np.frombuffer(_JSON_STRING.sub(b'""', text), dtype=np.uint8)
+    steps = np.isin(codes, (ord("["), ord("{"))).astype(np.int64)
+    steps -= np.isin(codes, (ord("]"), ord("}")))
+    return int(np.cumsum(steps).max(initial=0))
 
 
 def _build(meta: dict[str, Any], arrays: dict[str, NDArray]) -> Model:
@@ -472,6 +576,13 @@ def _check_weights(net: Network, weights: dict[str, NDArray]) -> None:
             raise ValueError(
                 f"layer {k} has weights of shape {weights[f'W{k}'].shape} and "
                 f"{weights[f'b{k}'].shape}, expected ({fan_in}, {fan_out}) and ({fan_out},)"
+            )
+    for name, w in weights.items():
+        bad = ~np.isfinite(w)
+        if bad.any():
+            raise ModelFileError(
+                f"has weights {name} with {int(bad.sum())} non-finite values (NaN or infinity), so "
+                "every prediction would be NaN: the model was saved from a diverged run"
             )
 
 

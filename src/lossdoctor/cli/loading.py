@@ -99,9 +99,11 @@ def scaled_xy(args: argparse.Namespace) -> tuple[Dataset, str, NDArray, NDArray]
     y : ndarray of shape (n_samples,)
     """
     from ..diagnostics.evidence import standardize
+    from .limits import check_args_memory, n_outputs
 
     data = load_data(args)
     task, y = task_and_target(data, args.task)
+    check_args_memory(args, data.X.shape, n_outputs(task, y))
     X = data.X if args.scale == "none" else standardize(data.X)
     return data, task, X, y
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from numpy.typing import NDArray
 
+from .limits import check_args_memory, n_outputs
 from .loading import frame, load_data, task_and_target
 from .options import DEFAULT_LR
 
@@ -96,6 +97,7 @@ def fit_from_args(args: argparse.Namespace) -> TrainResult:
     """Load the data, hold out validation samples if asked, build the model and fit it."""
     data = load_data(args)
     task, y = task_and_target(data, args.task)
+    check_args_memory(args, data.X.shape, n_outputs(task, y))
     X = frame(data)
     validation = None
     if args.validation_fraction is not None:
