@@ -49,6 +49,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -78,6 +79,7 @@ _SAFE_KINDS = "biufcUS"
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_MAGIC = b"\x80"
 _MLP = "mlp"
+_TARGET = "target"
 
 #: Limits checked before anything is allocated: a model file is refused beyond them.
 MAX_FILE_BYTES = 4 * 2**30
@@ -88,7 +90,7 @@ MAX_HEADER_BYTES = 10_000
 MAX_METADATA_BYTES = 256 * 2**20
 MAX_JSON_DEPTH = 32
 
-Model: TypeAlias = MLPClassifier | MLPRegressor | Pipeline
+Model: TypeAlias = MLPClassifier | MLPRegressor | Pipeline | TransformedTargetRegressor
 
 
 class ModelFileError(ValueError):
@@ -106,7 +108,9 @@ def save(model: Model, path: str | os.PathLike[str]) -> Path:
     model : MLPClassifier, MLPRegressor or sklearn.pipeline.Pipeline
         A fitted lossdoctor estimator, or a fitted pipeline of zero or more
         :class:`~sklearn.preprocessing.StandardScaler` steps followed by one (what
-        ``lossdoctor train --scale standard`` builds).
+        ``lossdoctor train --scale standard`` builds); either may be wrapped in a
+        :class:`~sklearn.compose.TransformedTargetRegressor` whose transformer is a
+        ``StandardScaler`` (``lossdoctor train --scale-target``).
     path : str or path-like
         Where to write; the name is used as given (no ``.npz`` is appended). An existing file
         is replaced only once the new one is complete.
@@ -135,6 +139,10 @@ def save(model: Model, path: str | os.PathLike[str]) -> Path:
     ``warm_start`` continuation of a loaded model starts the optimiser afresh.
     """
     arrays: dict[str, NDArray] = {}
+    target_transformer = None
+    if isinstance(model, TransformedTargetRegressor):
+        target_transformer = _target_scaler_to_file(model, arrays)
+        model = model.regressor_
     if isinstance(model, Pipeline):
         *scalers, (last_name, estimator) = model.steps
         steps = []
@@ -163,6 +171,8 @@ def save(model: Model, path: str | os.PathLike[str]) -> Path:
         "steps": steps,
         "estimator": _estimator_to_file(estimator, arrays),
     }
+    if target_transformer is not None:
+        metadata["target_transformer"] = target_transformer
     text = json.dumps(metadata, sort_keys=True, allow_nan=True)
     arrays["metadata"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     arrays["digest"] = np.frombuffer(_digest(arrays), dtype=np.uint8)
@@ -214,9 +224,26 @@ def _estimator_to_file(est: MLPClassifier | MLPRegressor, arrays: dict[str, NDAr
     return out
 
 
+def _target_scaler_to_file(model: TransformedTargetRegressor, arrays: dict[str, NDArray]) -> dict:
+    """A fitted ``TransformedTargetRegressor`` whose transformer is a ``StandardScaler``
+    (``lossdoctor train --scale-target``): the scaler as step ``target``."""
+    check_is_fitted(model)
+    if model.func is not None or model.inverse_func is not None:
+        raise TypeError("cannot save a TransformedTargetRegressor with func/inverse_func")
+    if not isinstance(model.transformer_, StandardScaler):
+        raise TypeError(
+            "cannot save a TransformedTargetRegressor whose transformer is "
+            f"{type(model.transformer_).__name__}; a model file holds a StandardScaler"
+        )
+    out = _scaler_to_file(_TARGET, model.transformer_, arrays)
+    out["training_dim"] = int(model._training_dim)
+    return out
+
+
 def _scaler_to_file(name: str, scaler: StandardScaler, arrays: dict[str, NDArray]) -> dict:
     check_is_fitted(scaler)
-    if "." in name or name in ("metadata", "digest", _MLP):
+    taken = any(key.startswith(f"{name}.") for key in arrays)  # "target", when wrapped
+    if "." in name or name in ("metadata", "digest", _MLP) or taken:
         # Array names are "<step>.<attribute>", so a step name must not be ambiguous.
         raise TypeError(f"cannot save a pipeline step named {name!r}")
     for attr in ("mean", "var", "scale"):
@@ -500,6 +527,22 @@ def _json_depth(text: bytes) -> int:
 
 
 def _build(meta: dict[str, Any], arrays: dict[str, NDArray]) -> Model:
+    model = _model_from_file(meta, arrays)
+    target = meta.get("target_transformer")
+    if target is None:
+        return model
+    scaler = _scaler_from_file(target, arrays)
+    wrapped = TransformedTargetRegressor(regressor=model, transformer=StandardScaler())
+    wrapped.regressor_ = model
+    wrapped.transformer_ = scaler
+    wrapped._training_dim = int(target["training_dim"])
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        wrapped.feature_names_in_ = names
+    return wrapped
+
+
+def _model_from_file(meta: dict[str, Any], arrays: dict[str, NDArray]) -> Model:
     estimator = _estimator_from_file(meta["estimator"], arrays)
     if meta["model"] == "estimator":
         return estimator

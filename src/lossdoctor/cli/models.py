@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from numpy.typing import NDArray
 
+from .errors import UsageError
 from .limits import check_args_memory, n_outputs
 from .loading import frame, load_data, task_and_target
 from .options import DEFAULT_LR
@@ -55,21 +56,30 @@ def model_from_args(args: argparse.Namespace, task: str) -> Any:
     """:func:`estimator_from_args`, behind a ``StandardScaler`` when ``--scale standard``.
 
     The pipeline's steps are named ``scale`` and ``mlp``, so a sweep can set
-    ``mlp__learning_rate_init``.
+    ``mlp__learning_rate_init``. With ``--scale-target`` (regression) the model is wrapped in a
+    ``TransformedTargetRegressor`` that standardises the target for training and undoes it in
+    ``predict``; the model file stores the scaler.
     """
-    estimator = estimator_from_args(args, task)
-    if args.scale == "none":
-        return estimator
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return Pipeline([("scale", StandardScaler()), ("mlp", estimator)])
+    model: Any = estimator_from_args(args, task)
+    if args.scale != "none":
+        model = Pipeline([("scale", StandardScaler()), ("mlp", model)])
+    if getattr(args, "scale_target", False):
+        from sklearn.compose import TransformedTargetRegressor
+
+        model = TransformedTargetRegressor(regressor=model, transformer=StandardScaler())
+    return model
 
 
 def final_estimator(model: Any) -> Any:
     """The lossdoctor estimator of a model, behind its scaler if it has one."""
+    from sklearn.compose import TransformedTargetRegressor
     from sklearn.pipeline import Pipeline
 
+    if isinstance(model, TransformedTargetRegressor):
+        model = model.regressor_ if hasattr(model, "regressor_") else model.regressor
     return model[-1] if isinstance(model, Pipeline) else model
 
 
@@ -111,6 +121,8 @@ def fit_from_args(args: argparse.Namespace) -> TrainResult:
             stratify=y if task == "classification" else None,
         )
         validation = (X_val, y_val)
+    if getattr(args, "scale_target", False) and task != "regression":
+        raise UsageError("--scale-target is for regression; this target is class labels")
     model = model_from_args(args, task)
     start = time.perf_counter()
     model.fit(X, y)

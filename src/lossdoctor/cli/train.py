@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="learning rate, or auto: half the stability limit from the curvature at the initial "
         "weights (1/L for gd) " + default_help("lr", TRAIN_SETUP),
     )
+    parser.add_argument(
+        "--scale-target",
+        action="store_true",
+        help="regression: standardise the target for training and undo it in predictions "
+        "(stored with the model); a target in the hundreds otherwise blows up plain descent",
+    )
     parser.add_argument("--out", metavar="MODEL", help="save the trained model here (.npz)")
     parser.add_argument("--plot", metavar="IMAGE", help="plot the loss curve here (.png, .pdf)")
     return parser
@@ -45,7 +52,33 @@ def run(args: argparse.Namespace) -> int:
     result = fit_from_args(args)
     lines = summary(result, args.optimizer) + write_outputs(result, args.out, args.plot)
     print("\n".join(lines))
+    warning = training_warning(result, scale_target=args.scale_target)
+    if warning is not None:
+        warnings.warn(warning, RuntimeWarning, stacklevel=1)
     return 0
+
+
+def training_warning(result: TrainResult, *, scale_target: bool) -> str | None:
+    """One line with the fix when the run diverged or ended worse than it started, else None."""
+    loss = np.asarray(final_estimator(result.model).history_.loss, dtype=float)
+    if loss.size == 0:
+        return None
+    fix = "lower --lr (or try --lr auto)"
+    if result.task == "regression" and not scale_target:
+        fix += ", or add --scale-target"
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not np.isfinite(loss).all() or loss.max() > 1e6 * max(loss[0], 1e-300):
+            bad = int(np.argmax(~np.isfinite(loss) | (loss > 1e6 * loss[0])))
+            return (
+                f"training diverged: the loss went from {loss[0]:.4g} to {loss[bad]:.4g} by "
+                f"epoch {bad + 1}; {fix}"
+            )
+        if loss[-1] > loss[0]:
+            return (
+                f"training ended worse than it started: loss {loss[0]:.4g} at epoch 1, "
+                f"{loss[-1]:.4g} at the end; {fix}"
+            )
+    return None
 
 
 def auto_lr(args: argparse.Namespace) -> tuple[float, str]:
