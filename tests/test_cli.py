@@ -259,7 +259,7 @@ def test_diverging_run_warns_in_one_line(capsys) -> None:
 def test_diagnose_with_weights_that_overflow_ends_normally(capsys) -> None:
     # lr 1e300 drives a weight norm to inf; a depth ratio then divided by zero (a traceback).
     code, out, err = run(capsys, "diagnose", "builtin:iris", "--lr", "1e300", "--epochs", "5")
-    assert code == 0 and "Traceback" not in err
+    assert code == 1 and "Traceback" not in err  # 1: error findings remain
     assert "lr-too-high" in out
 
 

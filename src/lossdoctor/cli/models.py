@@ -127,3 +127,22 @@ def fit_from_args(args: argparse.Namespace) -> TrainResult:
     start = time.perf_counter()
     model.fit(X, y)
     return TrainResult(model, task, data, (X, y), validation, time.perf_counter() - start)
+
+
+def auto_lr(args: argparse.Namespace) -> tuple[float, str]:
+    """``--lr auto``: half the stability limit at the initial weights, and the rule in words."""
+    from ..diagnostics.lr_range import auto_learning_rate
+    from .loading import scaled_xy
+
+    _, task, X, y = scaled_xy(args)
+    params = setup_params(argparse.Namespace(**{**vars(args), "lr": None}), task)
+    suggestion = auto_learning_rate(X, y, **params)
+    return suggestion.learning_rate, suggestion.rule
+
+
+def settle_auto_lr(args: argparse.Namespace) -> tuple[argparse.Namespace, str | None]:
+    """``args`` with ``--lr auto`` replaced by the rate, and the line that says so (or None)."""
+    if args.lr != "auto":
+        return args, None
+    lr, rule = auto_lr(args)
+    return argparse.Namespace(**{**vars(args), "lr": lr}), f"learning rate auto: {lr:.4g} ({rule})"

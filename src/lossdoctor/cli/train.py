@@ -8,9 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .argtypes import lr_or_auto
-from .models import TrainResult, final_estimator, fit_from_args, setup_params
-from .options import TRAIN_SETUP, add_setup_options, default_help
+from .models import TrainResult, final_estimator, fit_from_args, settle_auto_lr
+from .options import TRAIN_SETUP, add_lr_option, add_setup_options
 from .output import architecture, check_output_path, check_plot_path, plot_format
 
 
@@ -23,13 +22,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "exactly --epochs epochs, and print the final loss, scores and time.",
     )
     add_setup_options(parser, TRAIN_SETUP)
-    parser.add_argument(
-        "--lr",
-        type=lr_or_auto,
-        default=TRAIN_SETUP.lr,
-        help="learning rate, or auto: half the stability limit from the curvature at the initial "
-        "weights (1/L for gd) " + default_help("lr", TRAIN_SETUP),
-    )
+    add_lr_option(parser, TRAIN_SETUP)
     parser.add_argument(
         "--scale-target",
         action="store_true",
@@ -45,10 +38,9 @@ def run(args: argparse.Namespace) -> int:
     """Check the outputs, settle ``--lr auto``, fit, print the summary, write model and plot."""
     check_output_path(args.out, "--out")
     check_plot_path(args.plot)
-    if args.lr == "auto":
-        lr, rule = auto_lr(args)
-        args = argparse.Namespace(**{**vars(args), "lr": lr})
-        print(f"learning rate auto: {lr:.4g} ({rule})")
+    args, line = settle_auto_lr(args)
+    if line:
+        print(line)
     result = fit_from_args(args)
     lines = summary(result, args.optimizer) + write_outputs(result, args.out, args.plot)
     print("\n".join(lines))
@@ -79,17 +71,6 @@ def training_warning(result: TrainResult, *, scale_target: bool) -> str | None:
                 f"{loss[-1]:.4g} at the end; {fix}"
             )
     return None
-
-
-def auto_lr(args: argparse.Namespace) -> tuple[float, str]:
-    """``--lr auto``: half the stability limit at the initial weights, and the rule in words."""
-    from ..diagnostics.lr_range import auto_learning_rate
-    from .loading import scaled_xy
-
-    _, task, X, y = scaled_xy(args)
-    params = setup_params(argparse.Namespace(**{**vars(args), "lr": None}), task)
-    suggestion = auto_learning_rate(X, y, **params)
-    return suggestion.learning_rate, suggestion.rule
 
 
 def summary(result: TrainResult, optimizer: str) -> list[str]:
