@@ -5,7 +5,8 @@ whose ``X`` is a finite, C-contiguous float64 matrix. Anything wrong raises :cla
 with a one-line message that names the file, the column and the offending value, so that the
 command line can print it as it is.
 
-Rows are counted from 0 after the header, the way pandas numbers them.
+Positions in a CSV file are file line numbers (1-based, the header is line 1); in Parquet and
+NPZ files, rows counted from 0.
 """
 
 from __future__ import annotations
@@ -210,7 +211,9 @@ def read_dataset(
         raise DataError(
             f"unsupported file type {suffix!r} for {source}; use one of: {', '.join(_SUPPORTED)}"
         )
-    return _from_frame(frame, source, target, features, require_target)
+    # In a CSV file, row 0 is line 2 (the header is line 1); Parquet has no lines.
+    first_line = 2 if name.endswith(_CSV_SUFFIXES) else None
+    return _from_frame(frame, source, target, features, require_target, first_line)
 
 
 def infer_task(y: Any) -> str:
@@ -348,6 +351,7 @@ def _from_frame(
     target: str | None,
     features: list[str] | None,
     require_target: bool,
+    first_line: int | None = None,
 ) -> Dataset:
     import pandas as pd
 
@@ -358,7 +362,7 @@ def _from_frame(
 
     if target is not None and target not in columns:
         raise DataError(
-            f"unknown target column {target!r} in {source}; available columns: {_listing(columns)}"
+            f"unknown target column {target!r} in {source}; columns: {_all_names(columns)}"
         )
     if target is not None and features is not None and target in features:
         raise DataError(f"column {target!r} in {source} is both the target and a feature")
@@ -367,8 +371,8 @@ def _from_frame(
         target = next((c for c in DEFAULT_TARGETS if c in columns and c not in taken), None)
     if target is None and require_target:
         raise DataError(
-            f"no target column in {source}: name one with target=... (--target); "
-            f"columns: {_listing(columns)}"
+            f"no target column in {source} (none is named 'target' or 'y'): name one with "
+            f"--target COL (target= in Python); columns: {_all_names(columns)}"
         )
 
     if features is None:
@@ -385,13 +389,13 @@ def _from_frame(
 
     X = np.empty((frame.shape[0], len(features)), dtype=np.float64)
     for j, name in enumerate(features):
-        X[:, j] = _numeric_column(frame[name], name, source)
-    _check_finite(X, features, source)
+        X[:, j] = _numeric_column(frame[name], name, source, first_line)
+    _check_finite(X, features, source, first_line)
 
     y = None
     if target is not None:
         try:
-            y = _target_column(frame[target], target, source)
+            y = _target_column(frame[target], target, source, first_line)
         except DataError:
             if require_target:
                 raise
@@ -399,7 +403,9 @@ def _from_frame(
     return Dataset(X=X, y=y, feature_names=list(features), target_name=target, source=source)
 
 
-def _numeric_column(column: pd.Series, name: str, source: str) -> np.ndarray:
+def _numeric_column(
+    column: pd.Series, name: str, source: str, first_line: int | None = None
+) -> np.ndarray:
     """Return one feature column as float64 or say which value is not a number."""
     import pandas as pd
 
@@ -420,25 +426,33 @@ def _numeric_column(column: pd.Series, name: str, source: str) -> np.ndarray:
     if bad.any():
         row = int(np.argmax(bad))
         raise DataError(
-            f"column {name!r} in {source} is not numeric: value {column.iloc[row]!r} at row {row}"
+            f"column {name!r} in {source} is not numeric: value {column.iloc[row]!r} at "
+            f"{_position(row, first_line)}; one-hot encode text columns with --encode onehot"
         )
     return numeric
 
 
-def _target_column(column: pd.Series, name: str, source: str) -> np.ndarray:
+def _target_column(
+    column: pd.Series, name: str, source: str, first_line: int | None = None
+) -> np.ndarray:
     import pandas as pd
 
     missing = column.isna().to_numpy()
     if missing.any():
         raise DataError(
-            _count_message(f"target column {name!r} in {source} has", missing, "missing value")
+            _count_message(
+                f"target column {name!r} in {source} has", missing, "missing value", first_line
+            )
         )
     if pd.api.types.is_numeric_dtype(column.dtype):
         y = column.to_numpy()
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             raise DataError(
                 _count_message(
-                    f"target column {name!r} in {source} has", ~np.isfinite(y), "infinite value"
+                    f"target column {name!r} in {source} has",
+                    ~np.isfinite(y),
+                    "infinite value",
+                    first_line,
                 )
             )
         return y
@@ -534,7 +548,9 @@ def _read_npz(
     return Dataset(X=X, y=y, feature_names=names, target_name=target, source=source)
 
 
-def _check_finite(X: np.ndarray, names: Sequence[str], source: str) -> None:
+def _check_finite(
+    X: np.ndarray, names: Sequence[str], source: str, first_line: int | None = None
+) -> None:
     """Raise naming the first column of X that holds NaN or infinity."""
     bad = ~np.isfinite(X)
     if not bad.any():
@@ -542,8 +558,12 @@ def _check_finite(X: np.ndarray, names: Sequence[str], source: str) -> None:
     j = int(np.argmax(bad.any(axis=0)))
     raise DataError(
         _count_message(
-            f"column {names[j]!r} in {source} has", bad[:, j], "missing or non-finite value"
+            f"column {names[j]!r} in {source} has",
+            bad[:, j],
+            "missing or non-finite value",
+            first_line,
         )
+        + (": fill them with --impute mean|median|most_frequent" if first_line else "")
     )
 
 
@@ -562,10 +582,24 @@ def _as_1d_target(y: Any, what: str) -> np.ndarray:
     return y
 
 
-def _count_message(prefix: str, bad: np.ndarray, noun: str) -> str:
+def _count_message(prefix: str, bad: np.ndarray, noun: str, first_line: int | None = None) -> str:
     count = int(bad.sum())
     plural = "" if count == 1 else "s"
-    return f"{prefix} {count} {noun}{plural} (first at row {int(np.argmax(bad))})"
+    return (
+        f"{prefix} {count} {noun}{plural} (first at {_position(int(np.argmax(bad)), first_line)})"
+    )
+
+
+def _position(row: int, first_line: int | None) -> str:
+    """``line 4`` of a text file (1-based, header counted), else ``row 2`` (0-based)."""
+    return f"row {row}" if first_line is None else f"line {row + first_line}"
+
+
+def _all_names(names: Sequence[str]) -> str:
+    """Every name, as a command line takes it: ``a b 'two words'``."""
+    import shlex
+
+    return " ".join(shlex.quote(n) for n in names)
 
 
 def _listing(names: Sequence[str]) -> str:
