@@ -141,6 +141,8 @@ def read_dataset(
     target: str | None = None,
     features: Sequence[str] | None = None,
     require_target: bool = True,
+    missing: str = "error",
+    text: str = "error",
 ) -> Dataset:
     """Read a data set from a CSV, Parquet or NPZ file and check it.
 
@@ -165,6 +167,13 @@ def read_dataset(
         when no target is named and none of the default names is present, and ``y`` is None
         when the target column has missing values (rows not labelled yet); the target column
         is never a feature.
+    missing : {"error", "keep"}, default "error"
+        ``"keep"``: missing feature values become NaN (for an imputer) instead of an error;
+        infinities are still refused. CSV and Parquet only.
+    text : {"error", "keep"}, default "error"
+        ``"keep"``: text feature columns are kept as strings (for a one-hot encoder) and ``X``
+        is then a :class:`pandas.DataFrame` of the feature columns (numbers as float64, text as
+        Python strings, NaN where missing). CSV and Parquet only.
 
     Returns
     -------
@@ -213,7 +222,10 @@ def read_dataset(
         )
     # In a CSV file, row 0 is line 2 (the header is line 1); Parquet has no lines.
     first_line = 2 if name.endswith(_CSV_SUFFIXES) else None
-    return _from_frame(frame, source, target, features, require_target, first_line)
+    dataset = _from_frame(
+        frame, source, target, features, require_target, first_line, missing, text
+    )
+    return dataset
 
 
 def infer_task(y: Any) -> str:
@@ -352,9 +364,12 @@ def _from_frame(
     features: list[str] | None,
     require_target: bool,
     first_line: int | None = None,
+    missing: str = "error",
+    text: str = "error",
 ) -> Dataset:
     import pandas as pd
 
+    keep_missing, keep_text = missing == "keep", text == "keep"
     columns = [str(c) for c in frame.columns]
     frame.columns = pd.Index(columns)
     if frame.shape[0] == 0:
@@ -378,19 +393,32 @@ def _from_frame(
     if features is None:
         features = [c for c in columns if c != target]
     else:
-        missing = [f for f in features if f not in columns]
-        if missing:
+        absent = [f for f in features if f not in columns]
+        if absent:
             raise DataError(
-                f"feature columns not found in {source}: {_listing(missing)}; "
+                f"feature columns not found in {source}: {_listing(absent)}; "
                 f"available columns: {_listing(columns)}"
             )
     if not features:
         raise DataError(f"{source} has no feature columns besides the target {target!r}")
 
-    X = np.empty((frame.shape[0], len(features)), dtype=np.float64)
+    X: Any = np.empty((frame.shape[0], len(features)), dtype=np.float64)
+    text_columns = {}
     for j, name in enumerate(features):
-        X[:, j] = _numeric_column(frame[name], name, source, first_line)
-    _check_finite(X, features, source, first_line)
+        column = frame[name]
+        if keep_text and _is_text(column):
+            text_columns[name] = column.map(str, na_action="ignore").astype(object)
+            X[:, j] = 0.0
+            continue
+        X[:, j] = _numeric_column(column, name, source, first_line)
+    if keep_missing:
+        _check_finite(np.where(np.isnan(X), 0.0, X), features, source, first_line)
+    else:
+        _check_finite(X, features, source, first_line)
+    if keep_text:
+        X = pd.DataFrame(
+            {n: text_columns[n] if n in text_columns else X[:, j] for j, n in enumerate(features)}
+        )
 
     y = None
     if target is not None:
@@ -401,6 +429,17 @@ def _from_frame(
                 raise
             # Rows waiting for a prediction have no labels yet: the column is set aside unread.
     return Dataset(X=X, y=y, feature_names=list(features), target_name=target, source=source)
+
+
+def _is_text(column: pd.Series) -> bool:
+    """Strings, categories or booleans stored as objects: what a one-hot encoder takes."""
+    import pandas as pd
+
+    dtype = column.dtype
+    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype):
+        return False
+    values = column.dropna()
+    return all(isinstance(v, (str, bool, np.bool_)) for v in values.tolist())
 
 
 def _numeric_column(

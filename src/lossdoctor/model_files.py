@@ -49,9 +49,10 @@ from typing import Any, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.compose import TransformedTargetRegressor
+from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
+from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from ._version import __version__
@@ -146,12 +147,15 @@ def save(model: Model, path: str | os.PathLike[str]) -> Path:
     if isinstance(model, Pipeline):
         *scalers, (last_name, estimator) = model.steps
         steps = []
-        for name, step in scalers:
+        for position, (name, step) in enumerate(scalers):
+            if isinstance(step, ColumnTransformer) and position == 0:
+                steps.append(_columns_to_file(name, step, arrays))
+                continue
             if not isinstance(step, StandardScaler):
                 raise TypeError(
                     f"cannot save pipeline step {name!r} of type {type(step).__name__}; a "
-                    "lossdoctor model file holds StandardScaler steps followed by a lossdoctor "
-                    "estimator"
+                    "lossdoctor model file holds an optional ColumnTransformer (--impute, "
+                    "--encode), StandardScaler steps and a lossdoctor estimator"
                 )
             steps.append(_scaler_to_file(name, step, arrays))
         steps.append({"name": last_name, "kind": "estimator"})
@@ -238,6 +242,55 @@ def _target_scaler_to_file(model: TransformedTargetRegressor, arrays: dict[str, 
     out = _scaler_to_file(_TARGET, model.transformer_, arrays)
     out["training_dim"] = int(model._training_dim)
     return out
+
+
+def _columns_to_file(name: str, ct: ColumnTransformer, arrays: dict[str, NDArray]) -> dict:
+    """The ``ColumnTransformer`` of ``train --impute/--encode``: a ``OneHotEncoder`` on named
+    text columns and a ``SimpleImputer`` (or passthrough) on named numeric columns."""
+    check_is_fitted(ct)
+    if "." in name or name in ("metadata", "digest", _MLP, _TARGET):
+        raise TypeError(f"cannot save a pipeline step named {name!r}")
+    out: dict[str, Any] = {
+        "name": name,
+        "kind": "ColumnTransformer",
+        "feature_names_in": [str(c) for c in ct.feature_names_in_],
+        "onehot": None,
+        "impute": None,
+    }
+    for part, fitted, columns in ct.transformers_:
+        cols = [str(c) for c in columns]
+        if part == "remainder" and fitted == "drop":
+            continue
+        if part == "onehot" and isinstance(fitted, OneHotEncoder):
+            plain = fitted.handle_unknown == "ignore" and fitted.drop is None
+            plain = plain and fitted.max_categories is None and fitted.min_frequency is None
+            if not plain or fitted.sparse_output:
+                raise TypeError("cannot save a OneHotEncoder other than train --encode's")
+            has_nan = []
+            for k, categories in enumerate(fitted.categories_):
+                values = [v for v in categories.tolist() if not _is_nan(v)]
+                has_nan.append(len(values) < len(categories))
+                arrays[f"{name}.categories{k}"] = np.asarray([str(v) for v in values], dtype=str)
+            out["onehot"] = {"columns": cols, "has_nan": has_nan}
+        elif part == "impute" and (fitted == "passthrough" or isinstance(fitted, SimpleImputer)):
+            strategy = None
+            if isinstance(fitted, SimpleImputer):
+                strategy = str(fitted.strategy)
+                if strategy not in ("mean", "median", "most_frequent"):
+                    raise TypeError(f"cannot save a SimpleImputer with strategy {strategy!r}")
+                arrays[f"{name}.statistics"] = np.asarray(fitted.statistics_, dtype=np.float64)
+            out["impute"] = {"columns": cols, "strategy": strategy}
+        else:
+            raise TypeError(
+                f"cannot save column transformer part {part!r} of type {type(fitted).__name__}"
+            )
+    if out["impute"] is None:
+        raise TypeError("cannot save a ColumnTransformer without its numeric part")
+    return out
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and value != value
 
 
 def _scaler_to_file(name: str, scaler: StandardScaler, arrays: dict[str, NDArray]) -> dict:
@@ -550,7 +603,13 @@ def _model_from_file(meta: dict[str, Any], arrays: dict[str, NDArray]) -> Model:
         raise ValueError(f"unknown model kind {meta['model']!r}")
     *scaler_steps, last = meta["steps"]
     steps: list[tuple[str, Any]] = [
-        (step["name"], _scaler_from_file(step, arrays)) for step in scaler_steps
+        (
+            step["name"],
+            _columns_from_file(step, arrays)
+            if step["kind"] == "ColumnTransformer"
+            else _scaler_from_file(step, arrays),
+        )
+        for step in scaler_steps
     ]
     steps.append((str(last["name"]), estimator))
     return Pipeline(steps)
@@ -627,6 +686,57 @@ def _check_weights(net: Network, weights: dict[str, NDArray]) -> None:
                 f"has weights {name} with {int(bad.sum())} non-finite values (NaN or infinity), so "
                 "every prediction would be NaN: the model was saved from a diverged run"
             )
+
+
+def _columns_from_file(meta: dict[str, Any], arrays: dict[str, NDArray]) -> ColumnTransformer:
+    """Rebuild the fitted ColumnTransformer by fitting the same one to a small frame with the
+    saved categories, then setting the imputer's saved statistics (no private attributes)."""
+    import pandas as pd
+
+    name = meta["name"]
+    names = [str(n) for n in meta["feature_names_in"]]
+    onehot, impute = meta["onehot"], meta["impute"]
+    transformers: list[tuple[str, Any, list[str]]] = []
+    values: dict[str, list[Any]] = {}
+    if onehot is not None:
+        for k, column in enumerate(onehot["columns"]):
+            saved = arrays[f"{name}.categories{k}"]
+            if saved.ndim != 1 or saved.dtype.kind != "U":
+                raise ValueError(f"categories of column {column!r} have shape {saved.shape}")
+            values[str(column)] = saved.tolist() + ([np.nan] if onehot["has_nan"][k] else [])
+        encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        transformers.append(("onehot", encoder, [str(c) for c in onehot["columns"]]))
+    strategy = impute["strategy"]
+    numeric = [str(c) for c in impute["columns"]]
+    imputer = SimpleImputer(strategy=strategy) if strategy is not None else "passthrough"
+    transformers.append(("impute", imputer, numeric))
+    if sorted(values) + sorted(numeric) != sorted(names) and set(values) | set(numeric) != set(
+        names
+    ):
+        raise ValueError("the column transformer's columns do not match its input columns")
+    n_rows = max([len(v) for v in values.values()] + [1])
+    frame = pd.DataFrame(
+        {
+            c: pd.Series([values[c][i % len(values[c])] for i in range(n_rows)], dtype=object)
+            if c in values
+            else np.zeros(n_rows)
+            for c in names
+        }
+    )
+    ct = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+    ct.fit(frame)
+    if onehot is not None:
+        fitted = ct.named_transformers_["onehot"].categories_
+        for column, categories in zip(onehot["columns"], fitted, strict=True):
+            expected = values[str(column)]
+            if [str(v) for v in categories.tolist()] != [str(v) for v in expected]:
+                raise ValueError(f"categories of column {column!r} are not sorted and unique")
+    if strategy is not None:
+        statistics = arrays[f"{name}.statistics"]
+        if statistics.shape != (len(numeric),) or statistics.dtype.kind != "f":
+            raise ValueError(f"imputer statistics have shape {statistics.shape}")
+        ct.named_transformers_["impute"].statistics_ = statistics
+    return ct
 
 
 def _scaler_from_file(meta: dict[str, Any], arrays: dict[str, NDArray]) -> StandardScaler:

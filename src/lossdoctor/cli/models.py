@@ -52,7 +52,7 @@ def estimator_from_args(args: argparse.Namespace, task: str) -> MLPClassifier | 
     )
 
 
-def model_from_args(args: argparse.Namespace, task: str) -> Any:
+def model_from_args(args: argparse.Namespace, task: str, columns: Any = None) -> Any:
     """:func:`estimator_from_args`, behind a ``StandardScaler`` when ``--scale standard``.
 
     The pipeline's steps are named ``scale`` and ``mlp``, so a sweep can set
@@ -66,11 +66,43 @@ def model_from_args(args: argparse.Namespace, task: str) -> Any:
     model: Any = estimator_from_args(args, task)
     if args.scale != "none":
         model = Pipeline([("scale", StandardScaler()), ("mlp", model)])
+    prep = preprocessor(args, columns)
+    if prep is not None:
+        steps = model.steps if isinstance(model, Pipeline) else [("mlp", model)]
+        model = Pipeline([("prep", prep), *steps])
     if getattr(args, "scale_target", False):
         from sklearn.compose import TransformedTargetRegressor
 
         model = TransformedTargetRegressor(regressor=model, transformer=StandardScaler())
     return model
+
+
+def preprocessor(args: argparse.Namespace, columns: Any) -> Any:
+    """``--impute`` and ``--encode onehot`` as one ``ColumnTransformer`` step, or None.
+
+    Text columns are one-hot encoded (a missing value is a category of its own; a category
+    ``predict`` meets for the first time encodes as all zeros); numeric columns are imputed
+    with ``--impute``'s strategy or passed through.
+    """
+    impute, encode = getattr(args, "impute", None), getattr(args, "encode", None)
+    if impute is None and encode is None:
+        return None
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder
+
+    # ``columns``: the DataFrame's dtypes; the columns are named, never chosen by a callable,
+    # so that the model file can hold them.
+    text_columns = [str(c) for c, dtype in columns.items() if dtype.kind == "O"]
+    numeric = [str(c) for c, dtype in columns.items() if dtype.kind != "O"]
+    transformers: list[tuple[str, Any, Any]] = []
+    if text_columns:
+        onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        transformers.append(("onehot", onehot, text_columns))
+    transformers.append(
+        ("impute", SimpleImputer(strategy=impute) if impute else "passthrough", numeric)
+    )
+    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
 
 
 def final_estimator(model: Any) -> Any:
@@ -123,7 +155,7 @@ def fit_from_args(args: argparse.Namespace) -> TrainResult:
         validation = (X_val, y_val)
     if getattr(args, "scale_target", False) and task != "regression":
         raise UsageError("--scale-target is for regression; this target is class labels")
-    model = model_from_args(args, task)
+    model = model_from_args(args, task, X.dtypes)
     start = time.perf_counter()
     model.fit(X, y)
     return TrainResult(model, task, data, (X, y), validation, time.perf_counter() - start)

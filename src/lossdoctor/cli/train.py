@@ -29,6 +29,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="regression: standardise the target for training and undo it in predictions "
         "(stored with the model); a target in the hundreds otherwise blows up plain descent",
     )
+    parser.add_argument(
+        "--impute",
+        choices=("mean", "median", "most_frequent"),
+        default=None,
+        help="fill missing feature values with the column's mean, median or most frequent "
+        "value (a scikit-learn SimpleImputer stored with the model and reused by predict)",
+    )
+    parser.add_argument(
+        "--encode",
+        choices=("onehot",),
+        default=None,
+        help="onehot: one column per category of each text feature (a OneHotEncoder stored "
+        "with the model; categories unseen in training encode as zeros in predict)",
+    )
     parser.add_argument("--out", metavar="MODEL", help="save the trained model here (.npz)")
     parser.add_argument("--plot", metavar="IMAGE", help="plot the loss curve here (.png, .pdf)")
     return parser
