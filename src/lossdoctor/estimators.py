@@ -194,7 +194,23 @@ class _BaseMLP(BaseEstimator):
     def _logits(self, X: ArrayLike) -> NDArray:
         check_is_fitted(self, "params_")
         X = validate_data(self, X, reset=False, dtype=np.dtype(self.params_["W1"].dtype))
-        logits, _ = forward(self.network_, self.params_, np.ascontiguousarray(X))
+        with np.errstate(over="ignore", invalid="ignore"):
+            logits, _ = forward(self.network_, self.params_, np.ascontiguousarray(X))
+        bad = ~np.isfinite(logits).all(axis=1)
+        if bad.any() and not all(np.isfinite(w).all() for w in self.params_.values()):
+            raise ValueError(
+                "the model's weights hold NaN or infinity (its training diverged), so its "
+                "predictions would be NaN; refit with a smaller learning rate"
+            )
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            shown = ", ".join(str(r) for r in rows[:10]) + (", ..." if rows.size > 10 else "")
+            raise ValueError(
+                f"the network's outputs are not finite (NaN or infinity) for {rows.size} of "
+                f"{bad.size} rows (0-based: {shown}); their inputs are too large for the "
+                "weights (largest |x| there: "
+                f"{float(np.abs(np.asarray(X)[rows]).max()):.3g}): scale the inputs"
+            )
         return logits
 
 

@@ -127,6 +127,7 @@ def sample_problem(args: argparse.Namespace, rng: np.random.Generator) -> Proble
     from ..data import builtin_dataset
     from ..diagnostics.evidence import standardize
     from ..network import Network
+    from .limits import check_args_memory
 
     data = builtin_dataset(_GRADCHECK_DATA[args.task])
     assert data.y is not None
@@ -143,6 +144,7 @@ def sample_problem(args: argparse.Namespace, rng: np.random.Generator) -> Proble
         Y = (y[:, None] == classes[None, :]).astype(np.float64)
         Y = Y[:, 1:] if head == "binary" else Y
     Y = Y.astype(dtype)
+    check_args_memory(args, X.shape, Y.shape[1])
     net = Network((X.shape[1], *args.hidden, Y.shape[1]), args.activation, head)
     return Problem(net, head, X, Y, data.source)
 

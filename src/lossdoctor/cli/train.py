@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from typing import Any
 
 import numpy as np
 
-from .argtypes import lr_or_auto
-from .models import TrainResult, final_estimator, fit_from_args, setup_params
-from .options import TRAIN_SETUP, add_setup_options, default_help
+from .models import TrainResult, final_estimator, fit_from_args, settle_auto_lr
+from .options import TRAIN_SETUP, add_lr_option, add_setup_options
 from .output import architecture, check_output_path, check_plot_path, plot_format
 
 
@@ -22,12 +22,26 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "exactly --epochs epochs, and print the final loss, scores and time.",
     )
     add_setup_options(parser, TRAIN_SETUP)
+    add_lr_option(parser, TRAIN_SETUP)
     parser.add_argument(
-        "--lr",
-        type=lr_or_auto,
-        default=TRAIN_SETUP.lr,
-        help="learning rate, or auto: half the stability limit from the curvature at the initial "
-        "weights (1/L for gd) " + default_help("lr", TRAIN_SETUP),
+        "--scale-target",
+        action="store_true",
+        help="regression: standardise the target for training and undo it in predictions "
+        "(stored with the model); a target in the hundreds otherwise blows up plain descent",
+    )
+    parser.add_argument(
+        "--impute",
+        choices=("mean", "median", "most_frequent"),
+        default=None,
+        help="fill missing feature values with the column's mean, median or most frequent "
+        "value (a scikit-learn SimpleImputer stored with the model and reused by predict)",
+    )
+    parser.add_argument(
+        "--encode",
+        choices=("onehot",),
+        default=None,
+        help="onehot: one column per category of each text feature (a OneHotEncoder stored "
+        "with the model; categories unseen in training encode as zeros in predict)",
     )
     parser.add_argument("--out", metavar="MODEL", help="save the trained model here (.npz)")
     parser.add_argument("--plot", metavar="IMAGE", help="plot the loss curve here (.png, .pdf)")
@@ -38,25 +52,39 @@ def run(args: argparse.Namespace) -> int:
     """Check the outputs, settle ``--lr auto``, fit, print the summary, write model and plot."""
     check_output_path(args.out, "--out")
     check_plot_path(args.plot)
-    if args.lr == "auto":
-        lr, rule = auto_lr(args)
-        args = argparse.Namespace(**{**vars(args), "lr": lr})
-        print(f"learning rate auto: {lr:.4g} ({rule})")
+    args, line = settle_auto_lr(args)
+    if line:
+        print(line)
     result = fit_from_args(args)
     lines = summary(result, args.optimizer) + write_outputs(result, args.out, args.plot)
     print("\n".join(lines))
+    warning = training_warning(result, scale_target=args.scale_target)
+    if warning is not None:
+        warnings.warn(warning, RuntimeWarning, stacklevel=1)
     return 0
 
 
-def auto_lr(args: argparse.Namespace) -> tuple[float, str]:
-    """``--lr auto``: half the stability limit at the initial weights, and the rule in words."""
-    from ..diagnostics.lr_range import auto_learning_rate
-    from .loading import scaled_xy
-
-    _, task, X, y = scaled_xy(args)
-    params = setup_params(argparse.Namespace(**{**vars(args), "lr": None}), task)
-    suggestion = auto_learning_rate(X, y, **params)
-    return suggestion.learning_rate, suggestion.rule
+def training_warning(result: TrainResult, *, scale_target: bool) -> str | None:
+    """One line with the fix when the run diverged or ended worse than it started, else None."""
+    loss = np.asarray(final_estimator(result.model).history_.loss, dtype=float)
+    if loss.size == 0:
+        return None
+    fix = "lower --lr (or try --lr auto)"
+    if result.task == "regression" and not scale_target:
+        fix += ", or add --scale-target"
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not np.isfinite(loss).all() or loss.max() > 1e6 * max(loss[0], 1e-300):
+            bad = int(np.argmax(~np.isfinite(loss) | (loss > 1e6 * loss[0])))
+            return (
+                f"training diverged: the loss went from {loss[0]:.4g} to {loss[bad]:.4g} by "
+                f"epoch {bad + 1}; {fix}"
+            )
+        if loss[-1] > loss[0]:
+            return (
+                f"training ended worse than it started: loss {loss[0]:.4g} at epoch 1, "
+                f"{loss[-1]:.4g} at the end; {fix}"
+            )
+    return None
 
 
 def summary(result: TrainResult, optimizer: str) -> list[str]:
