@@ -100,6 +100,9 @@ def diagnose(
     random_state: int | np.random.Generator | None = 0,
     holdout: float | None = 0.2,
     sharpness: bool = True,
+    output_activation: str | None = None,
+    loss: str | None = None,
+    split: str = "stratified",
     **params: Any,
 ) -> Diagnosis:
     """Train a set-up with monitors attached and explain what goes wrong, root causes first.
@@ -127,6 +130,14 @@ def diagnose(
         None or 0 trains on every sample.
     sharpness : bool
         Measure the sharpness (Lanczos; the slowest check) for gradient descent and SGD.
+    output_activation, loss : str, optional
+        The user's own output activation (``sigmoid``, ``softmax``, ``tanh``, ``relu``,
+        ``identity``) and loss (``binary_crossentropy``, ``categorical_crossentropy``,
+        ``squared_error``, ``absolute_error``; Keras spellings accepted), to reproduce a network
+        whose output does not fit its task. None: the estimators' own for the task.
+    split : {"stratified", "last"}
+        How the ``holdout`` is taken: a shuffled, stratified split, or the last samples as they
+        come (Keras's ``validation_split``).
     **params
         Constructor parameters of :class:`~lossdoctor.MLPClassifier` /
         :class:`~lossdoctor.MLPRegressor`. ``n_iter_no_change`` defaults to None here (run the
@@ -156,6 +167,8 @@ def diagnose(
         "holdout": holdout,
         "sharpness": sharpness,
     }
+    user = {"output_activation": output_activation, "loss": loss, "split": split}
+    params = {**params, **{k: v for k, v in user.items() if v is not None}}
     diagnosis, extra = _run(Xa, ya, params=params, prep={}, **run)
     needs_lr = {"lr-too-high", "lr-too-low"} & set(diagnosis.codes)
     if not (fix or needs_lr):

@@ -329,6 +329,14 @@ class Evidence:
     curve_message : str
     curve_evidence : dict
         The classifier's numbers.
+    output : dict
+        The user's output activation and loss against the task
+        (:func:`~.user_output.output_evidence`, with ``zero_grad_share``); empty for the
+        estimators' own pair.
+    fit : dict
+        What the trained network does with the data: ``class_recall`` and ``class_share``
+        (classification), ``capacity`` (the loss of a wider reference network), ``order``
+        (labels sorted and no shuffling; classes missing from the validation split).
     """
 
     task: str | None = None
@@ -352,6 +360,8 @@ class Evidence:
     curve_label: str | None = None
     curve_message: str = ""
     curve_evidence: dict[str, Any] = field(default_factory=dict)
+    output: dict[str, Any] = field(default_factory=dict)
+    fit: dict[str, Any] = field(default_factory=dict)
 
     @property
     def data_ok(self) -> bool:
@@ -376,6 +386,8 @@ def gather_evidence(
     lr_track: list[dict[str, Any]],
     monitor: dict[str, Any],
     prep: dict[str, Any],
+    output: dict[str, Any] | None = None,
+    fit: dict[str, Any] | None = None,
 ) -> Evidence:
     """Build the :class:`Evidence` of a run from its measurements and its history.
 
@@ -419,4 +431,6 @@ def gather_evidence(
         curve_label=curve_label,
         curve_message=curve_message,
         curve_evidence=curve_ev,
+        output=output or {},
+        fit=fit or {},
     )
