@@ -195,6 +195,7 @@ def init_evidence(net: Network, params: Params, X_probe: NDArray) -> dict[str, A
             # RMS, not std: a uniform [0, 1) init is too large through its mean as well.
             "std_ratio": rms / expected,
             "positive_share": float(np.mean(W > 0)),
+            "size": int(W.size),
         }
         if k < n_layers(net):
             Z = A @ W + params[f"b{k}"]

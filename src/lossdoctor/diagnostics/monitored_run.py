@@ -122,10 +122,15 @@ def _run(
     labels = y if task == "classification" and y.ndim == 1 else None
     seed = random_state if isinstance(random_state, (int, np.integer)) else 0
     if split == "last" and holdout:
-        n_val = max(1, int(round(holdout * X.shape[0])))
+        n_val = max(1, round(holdout * X.shape[0]))
         X_tr, Y_tr, X_val, Y_val = X[:-n_val], Y[:-n_val], X[-n_val:], Y[-n_val:]
     else:
-        X_tr, Y_tr, X_val, Y_val = _split(X, Y, labels, holdout, int(seed) + 1)
+        # Split indices, so that a run without shuffling trains on its rows in the user's order.
+        rows = np.arange(X.shape[0])
+        i_tr, _, i_val, _ = _split(rows[:, None], Y, labels, holdout, int(seed) + 1)
+        i_tr = i_tr[:, 0] if est.shuffle else np.sort(i_tr[:, 0])
+        X_tr, Y_tr = X[i_tr], Y[i_tr]
+        X_val, Y_val = (None, None) if i_val is None else (X[i_val[:, 0]], Y[i_val[:, 0]])
     X_tr, Y_tr, X_val, Y_val, prep_info = _prepare(X_tr, Y_tr, X_val, Y_val, prep)
     if prep:
         # After the fixes, judge the data the network actually sees.

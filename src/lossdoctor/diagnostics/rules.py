@@ -168,13 +168,18 @@ def detect_constant_features(ev: Evidence) -> Found | None:
 INPUT_RMS_MAX = 10.0
 #: Largest over smallest feature standard deviation beyond which scales are "wildly different".
 INPUT_STD_RATIO_MAX = 100.0
+#: ... which matters only when the largest feature's root mean square exceeds this.
+INPUT_RATIO_MIN_RMS = 3.0
 
 
 def detect_inputs_unscaled(ev: Evidence) -> Found | None:
     """A feature far from unit scale, or feature spreads wildly different."""
     d = ev.data
     max_rms, ratio = d.get("max_rms", 0.0), d.get("std_ratio", 1.0)
-    if not (max_rms > INPUT_RMS_MAX or ratio > INPUT_STD_RATIO_MAX):
+    # Near-constant columns next to unit-scale ones (pixels in [0, 1] with a constant border)
+    # give a large spread ratio, but the first layer sees inputs of unit scale: no finding.
+    spread = ratio > INPUT_STD_RATIO_MAX and max_rms > INPUT_RATIO_MIN_RMS
+    if not (max_rms > INPUT_RMS_MAX or spread):
         return None
     j = d["max_rms_feature"]
     severity = "error" if max_rms > 10 * INPUT_RMS_MAX or ratio > 1e3 else "warning"
@@ -226,14 +231,30 @@ def detect_class_imbalance(ev: Evidence) -> Found | None:
     )
 
 
-#: A regression target whose root mean square exceeds this is on a large scale.
+#: A regression target whose root mean square exceeds this is on a large scale...
 TARGET_RMS_MAX = 10.0
+#: ... unless the run settled: its final loss below this share of the loss of guessing.
+SETTLED_SHARE = 0.2
+
+
+def _settled(ev: Evidence) -> bool:
+    """The run ended well below the loss of guessing on a falling, finite curve."""
+    losses, chance = ev.losses, ev.chance_loss
+    return bool(
+        losses
+        and chance
+        and math.isfinite(losses[-1])
+        and losses[-1] < SETTLED_SHARE * chance
+        and ev.curve_label == "converging"
+    )
 
 
 def detect_targets_unscaled(ev: Evidence) -> Found | None:
     """A regression target far from unit scale."""
     d = ev.data
     if not (ev.task == "regression" and d.get("y_rms", 0.0) > TARGET_RMS_MAX):
+        return None
+    if _settled(ev):  # a large target the network reached (house prices of mean 21)
         return None
     return Found(
         "error" if d["y_rms"] > 10 * TARGET_RMS_MAX else "warning",
@@ -253,6 +274,9 @@ def detect_targets_unscaled(ev: Evidence) -> Found | None:
 INIT_RATIO_MAX = 3.0
 #: A layer with at least this share of weights of one sign is "all of one sign".
 ONE_SIGN_SHARE = 0.95
+#: Layers with fewer weights are exempt from the sign statistic (two weights of one sign are
+#: a coin toss, not a fault).
+ONE_SIGN_MIN_WEIGHTS = 16
 
 
 def detect_init_scale(ev: Evidence) -> Found | None:
@@ -262,8 +286,9 @@ def detect_init_scale(ev: Evidence) -> Found | None:
     bad = []
     for layer in ev.init["layers"]:
         r = layer["std_ratio"]
-        one_sign = layer["positive_share"] >= ONE_SIGN_SHARE or layer["positive_share"] <= (
-            1 - ONE_SIGN_SHARE
+        one_sign = layer.get("size", ONE_SIGN_MIN_WEIGHTS) >= ONE_SIGN_MIN_WEIGHTS and (
+            layer["positive_share"] >= ONE_SIGN_SHARE
+            or layer["positive_share"] <= (1 - ONE_SIGN_SHARE)
         )
         if r > INIT_RATIO_MAX or r < 1 / INIT_RATIO_MAX or one_sign:
             bad.append((layer, one_sign))
@@ -532,7 +557,7 @@ def detect_dead_units(ev: Evidence) -> Found | None:
         for layer, shares in dead.items()
         if shares and max(shares[-1], float(np.median(shares))) >= DEAD_MAX
     ]
-    if not bad_dead:
+    if not bad_dead or _settled(ev):  # a narrow ReLU network that trains fine
         return None
     worst = max(b[2] for b in bad_dead)
     text = "; ".join(f"{n}: {s:.0%} at the start, {e:.0%} at the end" for n, s, e in bad_dead)

@@ -114,8 +114,11 @@ def output_evidence(
         problems.append(f"categorical cross-entropy needs a softmax output, not {output}")
     if loss == "binary_crossentropy" and output not in ("sigmoid", "softmax"):
         problems.append(f"binary cross-entropy needs a sigmoid output, not {output}")
-    if loss == "binary_crossentropy" and n_classes is not None and n_classes > 2 and n_outputs == 1:
-        problems.append(f"binary cross-entropy on one output cannot separate {n_classes} classes")
+    if loss == "binary_crossentropy" and n_classes is not None and n_classes > 2:
+        problems.append(
+            f"binary cross-entropy treats {n_classes} exclusive classes as independent yes/no "
+            f"labels"
+        )
     if task == "classification" and loss in ("squared_error", "absolute_error"):
         problems.append(f"{loss.replace('_', ' ')} on a classifier's probabilities")
     if task == "regression" and loss in ("binary_crossentropy", "categorical_crossentropy"):
