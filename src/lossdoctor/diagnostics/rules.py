@@ -244,6 +244,7 @@ def _settled(ev: Evidence) -> bool:
         losses
         and chance
         and math.isfinite(losses[-1])
+        and max(losses) < SPIKE_RATIO * losses[0]  # no jump on the way (lr-too-high's evidence)
         and losses[-1] < SETTLED_SHARE * chance
         and ev.curve_label == "converging"
     )
@@ -254,7 +255,8 @@ def detect_targets_unscaled(ev: Evidence) -> Found | None:
     d = ev.data
     if not (ev.task == "regression" and d.get("y_rms", 0.0) > TARGET_RMS_MAX):
         return None
-    if _settled(ev):  # a large target the network reached (house prices of mean 21)
+    # A moderately large target that the network reached (house prices of mean 21) is fine.
+    if d["y_rms"] <= 10 * TARGET_RMS_MAX and _settled(ev):
         return None
     return Found(
         "error" if d["y_rms"] > 10 * TARGET_RMS_MAX else "warning",
@@ -1017,7 +1019,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "lr-too-low",
         detect_lr_too_low,
-        causes=("plateau",),
+        causes=("plateau", "predictions-collapsed"),
         fix=Fix(params={"learning_rate_init": PLANNED_LR}, flags={"--lr": PLANNED_LR}),
     ),
     Rule(
@@ -1048,13 +1050,13 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "saturated-activations",
         detect_saturated_activations,
-        causes=("vanishing-gradients", "plateau"),
+        causes=("vanishing-gradients", "plateau", "predictions-collapsed"),
         fix=Fix(params=_RELU_HE, flags=_RELU_HE_FLAGS),
     ),
     Rule(
         "dead-units",
         detect_dead_units,
-        causes=("vanishing-gradients", "plateau"),
+        causes=("vanishing-gradients", "plateau", "predictions-collapsed"),
         fix=Fix(params={"activation": "leaky_relu"}, flags={"--activation": "leaky_relu"}),
     ),
     Rule(
@@ -1066,7 +1068,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "vanishing-gradients",
         detect_vanishing_gradients,
-        causes=("plateau",),
+        causes=("plateau", "predictions-collapsed", "lr-too-low"),
         fix=Fix(params=_RELU_HE, flags=_RELU_HE_FLAGS),
     ),
     Rule("non-finite-loss", detect_non_finite_loss, fix=_CLIP),
