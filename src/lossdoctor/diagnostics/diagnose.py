@@ -181,7 +181,8 @@ def diagnose(
         return diagnosis
     # Rounds of fixes, each judged on the validation data, until the run is healthy, a round
     # does not improve, or the cap.
-    current, cur_params, cur_prep = diagnosis, dict(params), {}
+    cur_prep: dict[str, Any] = {}
+    current, cur_params = diagnosis, dict(params)
     for _ in range(MAX_FIX_ROUNDS):
         new_params = {**cur_params, **plan.params}
         new_prep = {**cur_prep, **plan.prep}

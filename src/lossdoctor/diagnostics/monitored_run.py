@@ -121,6 +121,8 @@ def _run(
 
     labels = y if task == "classification" and y.ndim == 1 else None
     seed = random_state if isinstance(random_state, (int, np.integer)) else 0
+    X_val: NDArray | None
+    Y_val: NDArray | None
     if split == "last" and holdout:
         n_val = max(1, round(holdout * X.shape[0]))
         X_tr, Y_tr, X_val, Y_val = X[:-n_val], Y[:-n_val], X[-n_val:], Y[-n_val:]

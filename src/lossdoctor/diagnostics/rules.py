@@ -559,7 +559,8 @@ def detect_dead_units(ev: Evidence) -> Found | None:
         for layer, shares in dead.items()
         if shares and max(shares[-1], float(np.median(shares))) >= DEAD_MAX
     ]
-    if not bad_dead or _settled(ev):  # a narrow ReLU network that trains fine
+    # A narrow ReLU network that trains fine (settled, no sign of too large a step) is healthy.
+    if not bad_dead or (_settled(ev) and not _too_high(ev).fires):
         return None
     worst = max(b[2] for b in bad_dead)
     text = "; ".join(f"{n}: {s:.0%} at the start, {e:.0%} at the end" for n, s, e in bad_dead)
