@@ -45,7 +45,47 @@ def _grads(first: float, growth: float = 1.0) -> dict[str, dict[str, list[float]
 
 # For each code: evidence that shows the fault (just past the threshold where there is one),
 # and evidence just short of it.
+_MISMATCH = {
+    "output": "softmax",
+    "loss": "binary_crossentropy",
+    "expected_output": "sigmoid",
+    "expected_loss": "binary_crossentropy",
+    "target_min": 0.0,
+    "target_max": 1.0,
+    "out_of_range": 0.0,
+    "problems": ["a softmax over one output unit is exactly 1 for every sample"],
+    "zero_grad_share": 1.0,
+}
+_CAPACITY = {
+    "hidden_layer_sizes": [1],
+    "loss": 0.6,
+    "reference_hidden_layer_sizes": [32],
+    "reference_loss": 0.05,
+    "chance_loss": 0.69,
+}
+
 CASES: dict[str, tuple[Evidence, Evidence]] = {
+    "output-loss-mismatch": (Evidence(output=_MISMATCH), Evidence()),
+    "zero-gradients": (
+        Evidence(output=_MISMATCH),
+        Evidence(output={**_MISMATCH, "zero_grad_share": 0.1}),
+    ),
+    "labels-scaled": (
+        Evidence(output={**_MISMATCH, "output": "sigmoid", "target_max": 255.0}),
+        Evidence(output={**_MISMATCH, "output": "sigmoid"}),
+    ),
+    "underfitting": (
+        Evidence(fit={"capacity": _CAPACITY}),
+        Evidence(fit={"capacity": {**_CAPACITY, "loss": 0.06}}),
+    ),
+    "predictions-collapsed": (
+        Evidence(fit={"class_recall": {"0": 1.0, "1": 0.0}, "class_share": {"0": 0.81, "1": 0.19}}),
+        Evidence(fit={"class_recall": {"0": 0.9, "1": 0.8}, "class_share": {"0": 0.81, "1": 0.19}}),
+    ),
+    "data-order": (
+        Evidence(fit={"order": {"val_missing_classes": ["0", "1"], "val_classes": ["2"]}}),
+        Evidence(fit={}),
+    ),
     "data-non-finite": (
         Evidence(data={**_SCALED, "n_non_finite_X": 2, "non_finite_columns": [0, 3]}),
         Evidence(data={**_SCALED, "n_non_finite_X": 0, "n_non_finite_y": 0}),
