@@ -237,21 +237,36 @@ def test_rank_order_moves_a_cause_above_its_effect_and_refuses_a_cycle() -> None
         rank_order([("a", ("b",)), ("b", ("a",))])
 
 
-def test_fixes_are_estimator_parameters_data_steps_and_train_options() -> None:
-    from lossdoctor import MLPClassifier
+def test_fixes_are_estimator_parameters_setup_options_data_steps_and_train_options() -> None:
+    import inspect
+
+    from lossdoctor import MLPClassifier, diagnose
     from lossdoctor.cli import build_parser
 
     known = MLPClassifier().get_params()
+    # Set-up options: keyword arguments of diagnose() that are not estimator parameters (the
+    # user's output activation and loss, how validation samples are held out).
+    signature = inspect.signature(diagnose).parameters
+    setup_options = {
+        name for name, p in signature.items() if p.kind is p.KEYWORD_ONLY and name not in known
+    }
+    assert {"output_activation", "loss", "split"} <= setup_options
     train = build_parser()._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
     options = {s for action in train._actions for s in action.option_strings}
+    # A planned value as train would receive it: a learning rate, hidden-layer widths.
+    planned = {"learning_rate_init": ["0.1"], "hidden_layer_sizes": ["32", "16"]}
     for rule in RULES:
         assert set(rule.fix.params) <= set(known), rule.code
+        assert set(rule.fix.setup) <= setup_options, rule.code
+        assert not set(rule.fix.setup) & set(known), rule.code
         assert set(rule.fix.prep) <= set(PREP_STEPS), rule.code
         assert set(rule.fix.flags) <= options, rule.code
         argv = ["train"]
         for flag, value in rule.fix.flags.items():
-            if value is not None:
-                argv += [flag, "0.1" if isinstance(value, Planned) else value]
+            if isinstance(value, Planned):
+                argv += [flag, *planned[value.name]]
+            elif value is not None:
+                argv += [flag, value]
         build_parser().parse_args(argv)  # train accepts the values
 
 

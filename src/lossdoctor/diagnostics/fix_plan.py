@@ -49,7 +49,9 @@ class FixPlan(NamedTuple):
     Attributes
     ----------
     params : dict
-        Estimator parameters to change (``learning_rate_init`` last: it depends on the others).
+        Estimator parameters and set-up options (the rows' ``setup``: keyword arguments of
+        :func:`~.diagnose.diagnose`) to change, ``learning_rate_init`` last: it depends on the
+        others.
     prep : dict
         Data preparation, in the order :func:`~.prepare.prepare_data` applies it.
     bound : float or None
@@ -103,6 +105,7 @@ def plan_fixes(diagnosis: Diagnosis, extra: dict[str, Any], params: dict[str, An
     for rule in RULES:
         if rule.code in roots:
             new.update(_resolve(rule.fix.params, extra))
+            new.update(_resolve(rule.fix.setup, extra))
             prep.update(_resolve(rule.fix.prep, extra))
     prep = {step: prep[step] for step in PREP_STEPS if step in prep}
     solver = params.get("solver", "adam")
@@ -159,7 +162,7 @@ def train_options(plan: FixPlan) -> dict[str, str | None]:
                     continue
                 planned = plan.params[value.name]
                 value = (
-                    ",".join(str(v) for v in planned)
+                    " ".join(str(v) for v in planned)
                     if isinstance(planned, tuple)
                     else f"{planned:g}"
                 )

@@ -85,6 +85,10 @@ class Fix(NamedTuple):
         Estimator constructor parameters to set.
     prep : mapping
         Data preparation to apply before training (:func:`~.prepare.prepare_data`).
+    setup : mapping
+        Options of the diagnosed set-up that are not estimator parameters: keyword arguments of
+        :func:`~.diagnose.diagnose` (``output_activation``, ``loss``, ``split``; None for "the
+        estimators' own output and loss").
     flags : mapping
         The same fix as options of ``lossdoctor train``: flag -> value, None for "leave the option
         out" (its default).
@@ -92,6 +96,7 @@ class Fix(NamedTuple):
 
     params: Mapping[str, Any] = {}
     prep: Mapping[str, Any] = {}
+    setup: Mapping[str, Any] = {}
     flags: Mapping[str, str | Planned | None] = {}
 
 
@@ -935,13 +940,13 @@ RULES: tuple[Rule, ...] = (
         "data-order",
         detect_data_order,
         causes=("overfitting", "predictions-collapsed", "lr-too-high", "plateau"),
-        fix=Fix(params={"shuffle": True, "split": "stratified"}),
+        fix=Fix(params={"shuffle": True}, setup={"split": "stratified"}),
     ),
     Rule(
         "labels-scaled",
         detect_labels_scaled,
         causes=("output-loss-mismatch", "non-finite-loss", "plateau", "saturated-activations"),
-        fix=Fix(params={"output_activation": None, "loss": None}),
+        fix=Fix(setup={"output_activation": None, "loss": None}),
     ),
     Rule(
         "output-loss-mismatch",
@@ -955,17 +960,13 @@ RULES: tuple[Rule, ...] = (
             "plateau",
             "dead-units",
         ),
-        fix=Fix(params={"output_activation": None, "loss": None}),
-    ),
-    Rule(
-        "zero-gradients",
-        detect_zero_gradients,
-        causes=("plateau", "lr-too-low", "predictions-collapsed", "underfitting"),
+        fix=Fix(setup={"output_activation": None, "loss": None}),
     ),
     Rule(
         "inputs-unscaled",
         detect_inputs_unscaled,
         causes=(
+            "zero-gradients",
             "saturated-activations",
             "dead-units",
             "vanishing-gradients",
@@ -999,11 +1000,19 @@ RULES: tuple[Rule, ...] = (
             "non-finite-loss",
             "plateau",
             "lr-too-low",
+            "zero-gradients",
         ),
         fix=Fix(
             params={"init": None, "init_scale": 1.0},
             flags={"--init": None, "--init-scale": "1"},
         ),
+    ),
+    # Below the scaling and initialisation rows: inputs or weights far too large saturate every
+    # unit exactly, and the gradients are then exactly zero.
+    Rule(
+        "zero-gradients",
+        detect_zero_gradients,
+        causes=("plateau", "lr-too-low", "predictions-collapsed", "underfitting"),
     ),
     Rule(
         "lr-too-high",
@@ -1029,18 +1038,13 @@ RULES: tuple[Rule, ...] = (
         causes=("plateau", "predictions-collapsed"),
         fix=Fix(
             params={"hidden_layer_sizes": WIDER},
-            flags={"--hidden-layer-sizes": WIDER},
+            flags={"--hidden": WIDER},
         ),
     ),
     Rule(
         "class-imbalance",
         detect_class_imbalance,
         causes=("plateau", "predictions-collapsed"),
-        fix=Fix(prep={"balance_classes": "oversample"}),
-    ),
-    Rule(
-        "predictions-collapsed",
-        detect_predictions_collapsed,
         fix=Fix(prep={"balance_classes": "oversample"}),
     ),
     Rule(
@@ -1069,8 +1073,15 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "vanishing-gradients",
         detect_vanishing_gradients,
-        causes=("plateau", "predictions-collapsed", "lr-too-low"),
+        causes=("plateau", "predictions-collapsed"),
         fix=Fix(params=_RELU_HE, flags=_RELU_HE_FLAGS),
+    ),
+    # A symptom of the output, gradient, learning-rate and capacity rows above; a root only
+    # when none of them is found.
+    Rule(
+        "predictions-collapsed",
+        detect_predictions_collapsed,
+        fix=Fix(prep={"balance_classes": "oversample"}),
     ),
     Rule("non-finite-loss", detect_non_finite_loss, fix=_CLIP),
     Rule("plateau", detect_plateau),  # a symptom: its fix is its cause's
