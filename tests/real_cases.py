@@ -340,15 +340,17 @@ REAL_CASES: list[RealCase] = [
     RealCase(
         "ds73797-user-loop",
         "Data Science SE 73797 (the same question), the asker's own NumPy FNN class as a loop "
-        "fed to TrainingMonitor",
-        "the loss rises at lr 1",
-        "the learning rate is too high for the asker's network",
+        "fed to TrainingMonitor; the asker's x_train is not scaled (the code has no scaling "
+        "step), and on scaled inputs lr 1 trains smoothly, so the rebuild uses the raw features",
+        "the loss rises at lr 1 (and falls at lr 0.01)",
+        "the learning rate is too high for the asker's network on unscaled inputs",
         "learning rate 0.01 (and scaled inputs)",
-        "breast_cancer/scaled",
+        "breast_cancer",
         {"hidden": (128, 64), "activation": "tanh", "init": "normal", "lr": 1.0, "epochs": 100},
         {"hidden": (128, 64), "activation": "tanh", "lr": 0.05, "epochs": 100},
-        ("lr-too-high",),
+        ("lr-too-high", "inputs-unscaled"),
         loop=True,
+        fixed_dataset="breast_cancer/scaled",
     ),
     RealCase(
         "so2796462-softmax-one-unit",
