@@ -195,6 +195,7 @@ def init_evidence(net: Network, params: Params, X_probe: NDArray) -> dict[str, A
             # RMS, not std: a uniform [0, 1) init is too large through its mean as well.
             "std_ratio": rms / expected,
             "positive_share": float(np.mean(W > 0)),
+            "size": int(W.size),
         }
         if k < n_layers(net):
             Z = A @ W + params[f"b{k}"]
@@ -329,6 +330,14 @@ class Evidence:
     curve_message : str
     curve_evidence : dict
         The classifier's numbers.
+    output : dict
+        The user's output activation and loss against the task
+        (:func:`~.user_output.output_evidence`, with ``zero_grad_share``); empty for the
+        estimators' own pair.
+    fit : dict
+        What the trained network does with the data: ``class_recall`` and ``class_share``
+        (classification), ``capacity`` (the loss of a wider reference network), ``order``
+        (labels sorted and no shuffling; classes missing from the validation split).
     """
 
     task: str | None = None
@@ -352,6 +361,8 @@ class Evidence:
     curve_label: str | None = None
     curve_message: str = ""
     curve_evidence: dict[str, Any] = field(default_factory=dict)
+    output: dict[str, Any] = field(default_factory=dict)
+    fit: dict[str, Any] = field(default_factory=dict)
 
     @property
     def data_ok(self) -> bool:
@@ -376,6 +387,8 @@ def gather_evidence(
     lr_track: list[dict[str, Any]],
     monitor: dict[str, Any],
     prep: dict[str, Any],
+    output: dict[str, Any] | None = None,
+    fit: dict[str, Any] | None = None,
 ) -> Evidence:
     """Build the :class:`Evidence` of a run from its measurements and its history.
 
@@ -419,4 +432,6 @@ def gather_evidence(
         curve_label=curve_label,
         curve_message=curve_message,
         curve_evidence=curve_ev,
+        output=output or {},
+        fit=fit or {},
     )
