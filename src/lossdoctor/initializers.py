@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["INITIALIZERS", "default_init", "get_initializer"]
+__all__ = ["DEFAULT_INIT", "INITIALIZERS", "default_init", "get_initializer"]
 
 Init = Callable[[np.random.Generator, tuple[int, int], float], NDArray[np.float64]]
 
@@ -41,6 +41,17 @@ def lecun_normal(rng: np.random.Generator, shape: tuple[int, int], scale: float)
     return rng.standard_normal(shape) * (scale * np.sqrt(1.0 / shape[0]))
 
 
+def sklearn_uniform(rng: np.random.Generator, shape: tuple[int, int], scale: float) -> NDArray:
+    """scikit-learn's weights: Glorot uniform, ``+-sqrt(6 / (fan_in + fan_out))``.
+
+    :func:`lossdoctor.network.init_params` draws the biases from the same range right after each
+    layer's weights, and uses factor 2 instead of 6 for the logistic activation, as
+    ``sklearn.neural_network`` does.
+    """
+    limit = scale * np.sqrt(6.0 / (shape[0] + shape[1]))
+    return rng.uniform(-limit, limit, size=shape)
+
+
 def normal(rng: np.random.Generator, shape: tuple[int, int], scale: float) -> NDArray:
     return rng.standard_normal(shape) * scale
 
@@ -51,12 +62,29 @@ def uniform(rng: np.random.Generator, shape: tuple[int, int], scale: float) -> N
 
 INITIALIZERS: dict[str, Init] = {
     f.__name__: f
-    for f in (glorot_uniform, glorot_normal, he_uniform, he_normal, lecun_normal, normal, uniform)
+    for f in (
+        sklearn_uniform,
+        glorot_uniform,
+        glorot_normal,
+        he_uniform,
+        he_normal,
+        lecun_normal,
+        normal,
+        uniform,
+    )
 }
 
 
+#: The initialiser of ``init=None``: scikit-learn's draw, whatever the activation.
+DEFAULT_INIT = "sklearn_uniform"
+
+
 def default_init(activation: str) -> str:
-    """The initialiser that fits ``activation``: He for the ReLU family, Glorot otherwise."""
+    """The initialiser that fits ``activation``: He for the ReLU family, Glorot otherwise.
+
+    This is the reference scale the doctor measures weights against; the estimators' default
+    draw is :data:`DEFAULT_INIT` (scikit-learn's).
+    """
     return "he_uniform" if activation in ("relu", "leaky_relu") else "glorot_uniform"
 
 
