@@ -86,13 +86,19 @@ def test_forward_and_gradient_leave_params_untouched(rng: np.random.Generator) -
         np.testing.assert_array_equal(params[k], before[k])
 
 
-def test_default_init_fits_the_activation(rng: np.random.Generator) -> None:
-    fan_in, fan_out = 400, 300
-    tanh = init_params(Network((fan_in, fan_out, 1), "tanh"), rng)["W1"]
-    relu = init_params(Network((fan_in, fan_out, 1), "relu"), rng)["W1"]
-    # Glorot: var = 2 / (fan_in + fan_out); He: var = 2 / fan_in.
-    assert tanh.var() == pytest.approx(2 / (fan_in + fan_out), rel=0.05)
-    assert relu.var() == pytest.approx(2 / fan_in, rel=0.05)
+def test_default_init_is_sklearns_draw(rng: np.random.Generator) -> None:
+    # scikit-learn's _init_coef: per layer, weights then biases, uniform in
+    # +-sqrt(factor / (fan_in + fan_out)), factor 2 for logistic and 6 otherwise.
+    seed = int(rng.integers(1000))
+    for activation, factor in (("relu", 6.0), ("tanh", 6.0), ("logistic", 2.0)):
+        params = init_params(Network((4, 3, 2), activation), np.random.RandomState(seed))
+        ref = np.random.RandomState(seed)
+        for k, (fan_in, fan_out) in enumerate(((4, 3), (3, 2)), 1):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            np.testing.assert_array_equal(
+                params[f"W{k}"], ref.uniform(-bound, bound, (fan_in, fan_out))
+            )
+            np.testing.assert_array_equal(params[f"b{k}"], ref.uniform(-bound, bound, fan_out))
 
 
 @pytest.mark.parametrize("name", sorted(INITIALIZERS))
@@ -101,6 +107,7 @@ def test_initializer_statistics(name: str, rng: np.random.Generator) -> None:
     W = get_initializer(name)(rng, (fan_in, fan_out), scale)
     expected_var = {
         "glorot_uniform": 2 / (fan_in + fan_out),
+        "sklearn_uniform": 2 / (fan_in + fan_out),
         "glorot_normal": 2 / (fan_in + fan_out),
         "he_uniform": 2 / fan_in,
         "he_normal": 2 / fan_in,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -44,6 +44,17 @@ _NON_FINITE = (
     "Solver produced non-finite parameter weights. The input data may contain large values and "
     "need to be preprocessed."
 )
+
+
+class StepSize(NamedTuple):
+    """scikit-learn's ``_optimizer`` as far as its tests read it: the current step size.
+
+    A plain record (the optimiser itself is a pair of closures and does not pickle);
+    ``partial_fit`` rebuilds the optimiser at this step size.
+    """
+
+    name: str
+    learning_rate: float
 
 
 class _BaseMLP(BaseEstimator):
@@ -143,7 +154,10 @@ class _BaseMLP(BaseEstimator):
             params = self._warm_params(net, dtype)
             stops, t0 = self._stop_state(), int(getattr(self, "t_", 0))
             if incremental and hasattr(self, "_optimizer"):
-                optimizer, opt_state = self._optimizer, getattr(self, "optimizer_state_", None)
+                optimizer = spec.optimizer(self._optimizer.learning_rate)
+                opt_state = getattr(self, "optimizer_state_", None)
+                if opt_state is not None and type(opt_state) is not type(optimizer.init(params)):
+                    opt_state = None  # the solver or momentum was changed
         # scikit-learn stratifies the early-stopping split on the binarised labels of a
         # single-output classifier only.
         binary = head == "binary" and not self.target_encoding_.multilabel
@@ -234,7 +248,8 @@ class _BaseMLP(BaseEstimator):
         self.params_ = result.params
         self.optimizer_state_ = result.opt_state
         if result.optimizer is not None:
-            self._optimizer = result.optimizer
+            lr = result.optimizer.learning_rate
+            self._optimizer = StepSize(result.optimizer.name, lr if not callable(lr) else math.nan)
         self._no_improvement_count = result.stop_state.no_improvement
         self.history_: History = history
         L = len(net.layer_sizes) - 1
@@ -285,9 +300,8 @@ class _BaseMLP(BaseEstimator):
             self, X, reset=False, accept_sparse=["csr", "csc"],
             dtype=np.dtype(self.params_["W1"].dtype),
         )  # fmt: skip
-        logits, _ = forward(
-            self.network_, self.params_, X if hasattr(X, "tocsr") else np.ascontiguousarray(X)
-        )
+        rows: Any = X if hasattr(X, "tocsr") else np.ascontiguousarray(X)  # sparse stays sparse
+        logits, _ = forward(self.network_, self.params_, rows)
         return logits
 
     def _stochastic(self) -> bool:
@@ -535,6 +549,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -623,10 +638,12 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def predict(self, X: ArrayLike) -> NDArray:
         """Predicted values, ndarray of shape (n_samples,) or (n_samples, n_targets)."""
-        out = get_head(self.network_.head).output(self._logits(X))
+        logits = self._logits(X)
+        out = get_head(self.network_.head).output(logits)
         return out[:, 0] if self.target_encoding_.y_ndim == 1 else out
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags

@@ -29,8 +29,7 @@ from numpy.typing import NDArray
 
 from . import schedules
 from .activations import ACTIVATIONS
-from .initializers import INITIALIZERS
-from .initializers import DEFAULT_INIT
+from .initializers import DEFAULT_INIT, INITIALIZERS
 from .network import Network, Params, init_params
 from .optimizers import Optimizer, adam, sgd
 from .training import Callback, EpochRate, FitResult, StopState, fit, fit_lbfgs
@@ -561,7 +560,7 @@ def train(
     run: Run,
     *,
     optimizer: Optimizer | None = None,
-    rng: np.random.Generator | None = None,
+    rng: np.random.Generator | np.random.RandomState | None = None,
     opt_state: Any = None,
     callbacks: Sequence[Callback] = (),
     progress: bool | None = None,

@@ -294,7 +294,7 @@ class Setup:
     params: Params
     X: NDArray
     Y: NDArray
-    rng: np.random.Generator
+    rng: np.random.Generator | np.random.RandomState
 
 
 def make_setup(X: ArrayLike, y: ArrayLike, **estimator_params: Any) -> Setup:
