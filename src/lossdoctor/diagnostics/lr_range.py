@@ -409,7 +409,14 @@ def auto_learning_rate(X: ArrayLike, y: ArrayLike, **estimator_params: Any) -> L
         )
     s = make_setup(X, y, **estimator_params)
     est = s.spec
-    L = sharpness_or_nan(s.net, s.params, s.X, s.Y, alpha=float(est.alpha), rng=s.rng)
+    L = sharpness_or_nan(
+        s.net,
+        s.params,
+        s.X,
+        s.Y,
+        alpha=float(est.alpha),
+        rng=s.rng if isinstance(s.rng, np.random.Generator) else 0,
+    )
     if not L > 0:
         raise ValueError(
             f"--lr auto: the sharpness at the initial weights is {L:.4g}, so it gives no "
