@@ -681,7 +681,7 @@ def fit(
     optimizer: Optimizer,
     epochs: int,
     batch_size: int | None = None,
-    rng: np.random.Generator | None = None,
+    rng: np.random.Generator | np.random.RandomState | None = None,
     alpha: float = 0.0,
     clip_norm: float | None = None,
     validation: tuple[NDArray, NDArray] | None = None,

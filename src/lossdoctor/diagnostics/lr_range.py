@@ -373,7 +373,7 @@ def lr_range_test(
         stop=stop,
         n_steps=n_steps,
         smoothing=smoothing,
-        rng=s.rng,
+        rng=s.rng if isinstance(s.rng, np.random.Generator) else int(s.rng.randint(2**31 - 1)),
     )
 
 
