@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lossdoctor.activations import ACTIVATIONS
-from lossdoctor.initializers import INITIALIZERS, get_initializer
+from lossdoctor.initializers import INITIALIZERS, expected_std, get_initializer
 from lossdoctor.network import Network, forward, init_params
 from lossdoctor.training import loss_and_grad, objective
 
@@ -119,6 +119,27 @@ def test_initializer_statistics(name: str, rng: np.random.Generator) -> None:
     assert W.var() == pytest.approx(expected_var, rel=0.05)
     if name == "uniform":  # the naive np.random.rand: all of one sign
         assert W.min() >= 0 and W.max() < scale
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
+@pytest.mark.parametrize("name", sorted(set(INITIALIZERS) - {"normal", "uniform"}))
+def test_expected_std_is_the_spread_the_initialiser_draws(
+    name: str, activation: str, rng: np.random.Generator
+) -> None:
+    # The doctor's reference for a layer is what init_params actually draws there at scale 1.
+    net = Network((300, 200, 1), activation)
+    W = init_params(net, rng, init=name)["W1"]
+    assert W.std() == pytest.approx(expected_std(name, activation, 300, 200), rel=0.05)
+
+
+def test_expected_std_of_a_naive_initialiser_is_the_activations() -> None:
+    # N(0, 1) knows nothing of the layer: it is held to He for ReLU, Glorot otherwise.
+    assert expected_std("normal", "relu", 50, 10) == pytest.approx(np.sqrt(2 / 50))
+    assert expected_std("uniform", "tanh", 50, 10) == pytest.approx(np.sqrt(2 / 60))
+    # init=None is scikit-learn's draw, uniform in +-sqrt(6 / (fan_in + fan_out)).
+    assert expected_std(None, "relu", 50, 10) == pytest.approx(np.sqrt(6 / 60) / np.sqrt(3))
+    with pytest.raises(ValueError, match="unknown init"):
+        expected_std("zeros", "relu", 50, 10)
 
 
 def test_init_draws_only_from_the_given_generator() -> None:
