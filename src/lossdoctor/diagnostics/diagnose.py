@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..data import infer_task
-from ..network import Network, init_params
+from ..network import Network
 from ..runspec import CLASSIC_SETUP, make_spec
 from ..training import History
 from .evidence import data_evidence, init_evidence, lr_evidence
@@ -270,20 +270,18 @@ def diagnose_fitted(model: Any, X: NDArray, Y: NDArray) -> Diagnosis:
     ev_data = data_evidence(X, class_labels(Y) if task == "classification" else Y, task=task)
     probe = select_probe(X.shape[0], np.random.default_rng(2))
     ev_init: dict[str, Any] = {}
+    spec = make_spec(model.get_params())
     if isinstance(model.random_state, (int, np.integer)) and not model.warm_start:
-        params0 = init_params(
-            net,
-            np.random.default_rng(model.random_state),
-            init=model.init,
-            init_scale=model.init_scale,
-        )
-        ev_init = init_evidence(net, params0, X[probe])
+        # The first draws of the fit's generator (scikit-learn's RandomState for the default
+        # init), so these are the weights the model started from.
+        params0 = spec.initial_params(net, spec.rng(), np.float64)
+        ev_init = init_evidence(net, params0, X[probe], init=model.init)
     # The final weights, measured once: a one-point monitor.
     monitor = MonitorCallback(X[probe], Y[probe], epochs=1, n_samples=X.shape[0])
     monitor._net = net
     with np.errstate(all="ignore"):  # weights that blew up are a finding, not a warning
         monitor._probe(len(model.history_.epoch), model.params_)
-    opt_name, momentum, nesterov = make_spec(model.get_params()).optimizer_kind
+    opt_name, momentum, nesterov = spec.optimizer_kind
     lr_track: list[dict[str, Any]] = []
     history: History = model.history_
     if opt_name != "adam" and history.learning_rate:

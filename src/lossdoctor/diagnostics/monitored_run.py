@@ -151,7 +151,7 @@ def _run(
     params0 = est.initial_params(net, rng)
     n_train = X_tr.shape[0]
     probe = select_probe(n_train, np.random.default_rng(int(seed) + 2))
-    ev_init = init_evidence(net, params0, X_tr[probe])
+    ev_init = init_evidence(net, params0, X_tr[probe], init=est.init)
 
     opt_name, momentum, nesterov = est.optimizer_kind
     finite_data = bool(np.isfinite(X_tr).all() and np.isfinite(Y_tr).all())

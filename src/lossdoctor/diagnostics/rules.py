@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..initializers import default_init
 from .evidence import Evidence
 from .findings import Finding
 from .ranking import causal_graph, rank_by_graph, rank_order, summarize
@@ -276,8 +277,8 @@ def detect_targets_unscaled(ev: Evidence) -> Found | None:
 
 
 # -- detector on the initial weights --------------------------------------------------------------
-#: A layer whose weight RMS is further than this factor from its activation's default is
-#: badly initialised.
+#: A layer whose weight RMS is further than this factor from its initialiser's own spread (for a
+#: naive initialiser, the spread its activation needs) is badly initialised.
 INIT_RATIO_MAX = 3.0
 #: A layer with at least this share of weights of one sign is "all of one sign".
 ONE_SIGN_SHARE = 0.95
@@ -287,7 +288,13 @@ ONE_SIGN_MIN_WEIGHTS = 16
 
 
 def detect_init_scale(ev: Evidence) -> Found | None:
-    """Initial weights far from the scale their activation needs, or all of one sign."""
+    """Initial weights far from their initialiser's spread, or all of one sign.
+
+    The spread expected of each layer comes from the initialiser actually used
+    (:func:`~lossdoctor.initializers.expected_std`): scikit-learn's draw, Glorot, He or LeCun at
+    ``init_scale=1``; a naive ``normal`` or ``uniform`` draw is held to the activation's Glorot or
+    He spread.
+    """
     if not ev.init:
         return None
     bad = []
@@ -312,10 +319,16 @@ def detect_init_scale(ev: Evidence) -> Found | None:
         if one_sign:
             text += f", {layer['positive_share']:.0%} positive"
         parts.append(text)
-    default = "He" if act in ("relu", "leaky_relu") else "Glorot"
+    init, reference = ev.init.get("init"), ev.init.get("reference")
+    if reference is None or init != reference:
+        # A naive initialiser, judged against the one that fits the activation.
+        family = "He" if str(reference or default_init(str(act))).startswith("he") else "Glorot"
+        scale = f"the scale {act} needs ({family}'s)"
+    else:
+        scale = f"the scale of {init} at init_scale=1"
     return Found(
         "error" if worst > 10 else "warning",
-        f"The initial weights are far from the scale {act} needs ({default}'s): "
+        f"The initial weights are far from {scale}: "
         + "; ".join(parts)
         + ". Too large saturates or explodes the layers, too small starves them of signal, "
         "and weights of one sign make every unit compute nearly the same thing.",
@@ -331,7 +344,8 @@ def detect_init_scale(ev: Evidence) -> Found | None:
                 for la, _ in bad
             ]
         },
-        f"init=None (the default for {act}: {default}) and init_scale=1.",
+        # The default draw is scikit-learn's: Glorot's uniform range for every activation.
+        f"init=None (the default for {act}: Glorot) and init_scale=1.",
     )
 
 

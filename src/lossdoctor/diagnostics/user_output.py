@@ -213,7 +213,7 @@ def train_user_output(
     params0: Params,
     X: NDArray,
     Y: NDArray,
-    rng: np.random.Generator,
+    rng: np.random.Generator | np.random.RandomState,
     validation: tuple[NDArray, NDArray] | None,
     *,
     output: str,
