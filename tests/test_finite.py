@@ -28,7 +28,8 @@ def test_predict_on_huge_inputs_names_the_rows(cls: type, rng: np.random.Generat
     X = rng.normal(size=(20, 3))
     y = (X[:, 0] > 0).astype(int)
     model = cls((4,), max_iter=3, n_iter_no_change=None, random_state=0).fit(X, y)
-    X[[2, 7]] = 1e308
+    # Aligned with the first unit's weights, so its pre-activation overflows whatever the draw.
+    X[[2, 7]] = np.finfo(np.float64).max * np.sign(model.coefs_[0][:, 0])
     methods = ["predict"] + (["predict_proba"] if cls is MLPClassifier else [])
     for method in methods:
         with pytest.raises(ValueError, match=r"2 of 20 rows \(0-based: 2, 7\)"):
