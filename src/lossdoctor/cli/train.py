@@ -10,7 +10,15 @@ import numpy as np
 
 from .models import TrainResult, final_estimator, fit_from_args, settle_auto_lr
 from .options import TRAIN_SETUP, add_lr_option, add_setup_options
-from .output import architecture, check_output_path, check_plot_path, plot_format
+from .errors import UsageError
+from .output import (
+    architecture,
+    check_output_path,
+    check_plot_path,
+    json_default,
+    json_safe,
+    plot_format,
+)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -45,6 +53,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", metavar="MODEL", help="save the trained model here (.npz)")
     parser.add_argument("--plot", metavar="IMAGE", help="plot the loss curve here (.png, .pdf)")
+    parser.add_argument(
+        "--history",
+        metavar="FILE",
+        help="write the per-epoch history (epoch, loss, learning rate, gradient norm, time ...) "
+        "here, as CSV (.csv) or JSON (.json), atomically",
+    )
     return parser
 
 
@@ -52,11 +66,15 @@ def run(args: argparse.Namespace) -> int:
     """Check the outputs, settle ``--lr auto``, fit, print the summary, write model and plot."""
     check_output_path(args.out, "--out")
     check_plot_path(args.plot)
+    check_history_path(args.history)
     args, line = settle_auto_lr(args)
     if line:
         print(line)
     result = fit_from_args(args)
     lines = summary(result, args.optimizer) + write_outputs(result, args.out, args.plot)
+    if args.history is not None:
+        write_history(args.history, final_estimator(result.model).history_)
+        lines.append(f"history written to {args.history}")
     print("\n".join(lines))
     warning = training_warning(result, scale_target=args.scale_target)
     if warning is not None:
@@ -85,6 +103,40 @@ def training_warning(result: TrainResult, *, scale_target: bool) -> str | None:
                 f"{loss[-1]:.4g} at the end; {fix}"
             )
     return None
+
+
+def check_history_path(path: str | None) -> None:
+    """Fail before training on an unwritable --history path or a suffix other than .csv/.json."""
+    check_output_path(path, "--history")
+    if path is not None and not path.lower().endswith((".csv", ".json")):
+        raise UsageError(f"--history {path}: give a .csv or .json file name")
+
+
+def write_history(path: str, history: Any) -> None:
+    """The per-epoch history as CSV (one row per epoch) or JSON, written atomically."""
+    import csv
+    import io
+    import json
+
+    from ..atomic import atomic_write
+
+    columns = history.as_dict()
+    if path.lower().endswith(".json"):
+        document = {
+            **columns,
+            "stop_reason": history.stop_reason,
+            "message": history.message,
+            "best_epoch": history.best_epoch,
+        }
+        text = json.dumps(json_safe(document), default=json_default, allow_nan=False) + "\n"
+    else:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(list(columns))
+        for row in zip(*columns.values(), strict=True):
+            writer.writerow([repr(float(v)) if isinstance(v, float) else v for v in row])
+        text = buffer.getvalue()
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def summary(result: TrainResult, optimizer: str) -> list[str]:
