@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from .errors import UsageError
 from .models import TrainResult, final_estimator, fit_from_args, settle_auto_lr
 from .options import TRAIN_SETUP, add_lr_option, add_setup_options
-from .errors import UsageError
 from .output import (
     architecture,
     check_output_path,
