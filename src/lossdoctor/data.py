@@ -11,6 +11,7 @@ NPZ files, rows counted from 0.
 
 from __future__ import annotations
 
+import csv
 import os
 import stat
 import zipfile
@@ -331,8 +332,19 @@ def _read_csv(path: Path, source: str) -> pd.DataFrame:
         frame = pd.read_csv(path, **options)
     except pd.errors.EmptyDataError:
         raise DataError(f"{source} is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError, ValueError) as exc:
+    except (
+        pd.errors.ParserError,
+        UnicodeDecodeError,
+        EOFError,
+        OSError,
+        ValueError,
+        csv.Error,  # the sniffer of .txt files: "Could not determine delimiter"
+        IndexError,
+        TypeError,
+    ) as exc:
         raise DataError(f"cannot read {source} as CSV: {_first_line(exc)}") from None
+    if header.shape[0] == 0 or frame.shape[1] == 0:
+        raise DataError(f"{source} is empty")
     # Blank header cells are NaN here and become distinct "Unnamed: k" columns in pandas.
     _check_unique([str(c) for c in header.iloc[0].dropna().tolist()], f"column names in {source}")
     return frame
