@@ -11,6 +11,7 @@ from .loading import scaled_xy
 from .models import auto_lr, setup_params
 from .options import TRAIN_SETUP, add_setup_options
 from .output import architecture, check_plot_path, print_and_plot
+from .progress import progress
 
 DEFAULT_SWEEP_LRS = (0.01, 0.1, 1.0, 10.0)
 
@@ -58,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     data, task, X, y = scaled_xy(args)
     params = setup_params(argparse.Namespace(**{**vars(args), "lr": None}), task)
     params.pop("learning_rate_init")  # the swept rates, given below
-    result = lr_sweep(X, y, rates, n_jobs=args.jobs, **params)
+    with progress(f"training {args.epochs} epochs at each of {len(rates)} learning rates"):
+        result = lr_sweep(X, y, rates, n_jobs=args.jobs, **params)
     header = (
         f"learning-rate sweep: {architecture((X.shape[1], *args.hidden))} {args.activation}, "
         f"{args.optimizer}, {args.epochs} epochs, seed {args.seed}, on {data.source} "
