@@ -39,3 +39,33 @@ def test_history_needs_a_known_suffix_before_training(
     assert cli.main(["train", *FAST, "--history", str(tmp_path / "run.txt")]) == 2
     out, err = capsys.readouterr()
     assert out == "" and ".csv or .json" in err
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        ["--optimizer", "adam", "--batch-size", "64"],
+        ["--scale", "none", "--lr", "0.001"],
+    ],
+)
+def test_validation_loss_per_epoch_goes_to_history_and_plot(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, extra: list[str]
+) -> None:
+    # Issue 17: with --validation-fraction the plot showed the training curve only.
+    history, plot = tmp_path / "run.csv", tmp_path / "loss.png"
+    argv = ["train", *FAST, "--validation-fraction", "0.25", *extra]
+    assert cli.main([*argv, "--history", str(history), "--plot", str(plot)]) == 0
+    frame = pd.read_csv(history)
+    assert frame["val_loss"].notna().all() and (frame["val_loss"] > 0).all()
+    assert plot.stat().st_size > 0
+
+
+def test_validation_loss_for_a_scaled_target(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    history = tmp_path / "run.json"
+    argv = ["train", "builtin:diabetes", *FAST, "--scale-target", "--validation-fraction", "0.2"]
+    assert cli.main([*argv, "--history", str(history)]) == 0
+    val = json.loads(history.read_text())["val_loss"]
+    assert len(val) == 4 and all(0 < v < 5 for v in val)  # in standardised units
