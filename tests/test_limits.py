@@ -188,3 +188,16 @@ def test_metadata_json_of_normal_depth_still_loads(tmp_path: Path) -> None:
     np.testing.assert_array_equal(load(path).predict_proba(X), clf.predict_proba(X))
     with np.load(path, allow_pickle=False) as archive:
         assert isinstance(json.loads(archive["metadata"].tobytes()), dict)
+
+
+def test_a_data_npz_declaring_1e12_elements_is_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)}
+    )
+    fake = b"\x93NUMPY\x01\x00" + header.getvalue()[8:] + b"\x00" * 64
+    path = _zip_with(tmp_path, {"X.npy": fake, "y.npy": _npy(np.zeros(3))}, name="d.npz")
+    line = one_line_error(capsys, "train", str(path))
+    assert "declares shape (1000000, 1000000)" in line
