@@ -26,7 +26,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "at the end against the stability limit 2/lr. Print a table; --plot overlays the loss "
         "curves on a log axis.",
     )
-    add_setup_options(parser, TRAIN_SETUP)
+    add_setup_options(
+        parser,
+        TRAIN_SETUP,
+        refused={"--validation-fraction": "the sweep compares the training loss of each rate"},
+    )
     parser.add_argument(
         "--lr",
         type=lr_or_auto,
@@ -56,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         lr, rule = auto_lr(argparse.Namespace(**{**vars(args), "lr": "auto"}))
         rates = [lr if rate == "auto" else rate for rate in rates]
         print(f"learning rate auto: {lr:.4g} ({rule})")
+    args = argparse.Namespace(**{**vars(args), "validation_fraction": None})
     data, task, X, y = scaled_xy(args)
     params = setup_params(argparse.Namespace(**{**vars(args), "lr": None}), task)
     params.pop("learning_rate_init")  # the swept rates, given below
