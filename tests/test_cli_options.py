@@ -43,3 +43,8 @@ def test_sweep_mixes_auto_with_numbers(capsys: pytest.CaptureFixture[str]) -> No
     out = capsys.readouterr().out
     auto = float(out.split("learning rate auto: ")[1].split()[0])
     assert f"{auto:.4g}"[:3] in out.split("\n", 3)[3]  # a row of the table
+
+
+def test_sweep_refuses_validation_fraction(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", "--validation-fraction", "0.2"]) == 2
+    assert "--validation-fraction does not apply here" in capsys.readouterr().err

@@ -188,3 +188,33 @@ def test_metadata_json_of_normal_depth_still_loads(tmp_path: Path) -> None:
     np.testing.assert_array_equal(load(path).predict_proba(X), clf.predict_proba(X))
     with np.load(path, allow_pickle=False) as archive:
         assert isinstance(json.loads(archive["metadata"].tobytes()), dict)
+
+
+def test_a_data_npz_declaring_1e12_elements_is_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)}
+    )
+    fake = b"\x93NUMPY\x01\x00" + header.getvalue()[8:] + b"\x00" * 64
+    path = _zip_with(tmp_path, {"X.npy": fake, "y.npy": _npy(np.zeros(3))}, name="d.npz")
+    line = one_line_error(capsys, "train", str(path))
+    assert "declares shape (1000000, 1000000)" in line
+
+
+def test_out_to_a_character_device_leaves_the_device(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Issue 17: --out to a character device replaced it with a regular file.
+    device = tmp_path / "null"
+    try:
+        os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a /dev/null of our own
+    except (PermissionError, OSError):
+        pytest.skip("creating a device node needs CAP_MKNOD")
+    line = one_line_error(capsys, "train", "--hidden", "3", "--epochs", "1", "--out", str(device))
+    assert "not a regular file" in line
+    assert stat.S_ISCHR(os.stat(device).st_mode)
+    with pytest.raises(ValueError, match="not a regular file"):
+        save(_fitted(tmp_path)[0], device)
+    assert stat.S_ISCHR(os.stat(device).st_mode)

@@ -11,6 +11,8 @@ NPZ files, rows counted from 0.
 
 from __future__ import annotations
 
+import csv
+import math
 import os
 import stat
 import zipfile
@@ -55,6 +57,16 @@ _MAX_LISTED = 8
 
 class DataError(ValueError):
     """Bad input data; the message names the file, column or value."""
+
+
+class UnsafeArchiveError(ValueError):
+    """An NPZ archive whose ``.npy`` headers claim more data than the file holds, or objects."""
+
+
+#: Limits on an NPZ archive, checked before any array is allocated.
+MAX_COMPRESSION_RATIO = 1024
+MAX_MEMBERS = 10_000
+MAX_HEADER_BYTES = 10_000
 
 
 class Dataset(NamedTuple):
@@ -331,8 +343,19 @@ def _read_csv(path: Path, source: str) -> pd.DataFrame:
         frame = pd.read_csv(path, **options)
     except pd.errors.EmptyDataError:
         raise DataError(f"{source} is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError, ValueError) as exc:
+    except (
+        pd.errors.ParserError,
+        UnicodeDecodeError,
+        EOFError,
+        OSError,
+        ValueError,
+        csv.Error,  # the sniffer of .txt files: "Could not determine delimiter"
+        IndexError,
+        TypeError,
+    ) as exc:
         raise DataError(f"cannot read {source} as CSV: {_first_line(exc)}") from None
+    if header.shape[0] == 0 or frame.shape[1] == 0:
+        raise DataError(f"{source} is empty")
     # Blank header cells are NaN here and become distinct "Unnamed: k" columns in pandas.
     _check_unique([str(c) for c in header.iloc[0].dropna().tolist()], f"column names in {source}")
     return frame
@@ -509,10 +532,11 @@ def _read_npz(
     if not zipfile.is_zipfile(path):
         raise DataError(f"cannot read {source} as NPZ: it is not a zip archive of arrays")
     try:
-        # allow_pickle=False: an NPZ from elsewhere must not run code when loaded.
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        # Each header is checked against the file's size before its array is allocated, and
+        # object arrays (pickles) are refused.
+        with open(path, "rb") as f:
+            arrays = read_npz_arrays(f, os.fstat(f.fileno()).st_size)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, SyntaxError, KeyError) as exc:
         raise DataError(f"cannot read {source} as NPZ: {_first_line(exc)}") from None
     keys = sorted(arrays)
     if not arrays:
@@ -585,6 +609,60 @@ def _read_npz(
             )
         )
     return Dataset(X=X, y=y, feature_names=names, target_name=target, source=source)
+
+
+def read_npz_arrays(f: Any, file_size: int, *, max_bytes: int = 4 * 2**30) -> dict[str, Any]:
+    """Every ``.npy`` member of the archive, each header checked before its data is allocated.
+
+    An array must hold no more bytes than its zip member declares, a stored (uncompressed)
+    member no more than the file itself, a compressed one no more than
+    :data:`MAX_COMPRESSION_RATIO` times its compressed size, and all together no more than
+    ``max_bytes``. Raises :class:`UnsafeArchiveError` (message without the path) when a header
+    claims too much or holds Python objects, zipfile's and NumPy's errors when damaged.
+    """
+    arrays: dict[str, Any] = {}
+    total = 0
+    with zipfile.ZipFile(f) as archive:
+        members = archive.infolist()
+        if len(members) > MAX_MEMBERS:
+            raise UnsafeArchiveError(f"it holds {len(members)} arrays, more than {MAX_MEMBERS}")
+        for member in members:
+            name = member.filename.removesuffix(".npy")
+            limit = member.file_size
+            if member.compress_type == zipfile.ZIP_STORED:
+                limit = min(limit, file_size)
+            else:
+                limit = min(limit, member.compress_size * MAX_COMPRESSION_RATIO)
+            with archive.open(member) as stream:
+                version = np.lib.format.read_magic(stream)
+                if version not in ((1, 0), (2, 0), (3, 0)):
+                    raise ValueError(f"array {name!r} has an unknown .npy version {version}")
+                reader = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, fortran, dtype = reader(stream, max_header_size=MAX_HEADER_BYTES)
+                if dtype.hasobject:
+                    raise UnsafeArchiveError(
+                        f"array {name!r} holds Python objects, which only a pickle can "
+                        "restore; lossdoctor never loads pickles"
+                    )
+                nbytes = math.prod(shape) * dtype.itemsize
+                total += nbytes
+                if nbytes > limit or total > max_bytes:
+                    raise UnsafeArchiveError(
+                        f"array {name!r} declares shape {shape} "
+                        f"({nbytes} bytes), more than the file holds ({limit} bytes for it, "
+                        f"{max_bytes} bytes in all)"
+                    )
+                data = stream.read(nbytes)
+                if len(data) != nbytes:
+                    raise EOFError(f"array {name!r} is cut short")
+                array = np.frombuffer(data, dtype=dtype)
+                array = array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
+                arrays[name] = array.copy()  # writable, like np.load's arrays
+    return arrays
 
 
 def _check_finite(

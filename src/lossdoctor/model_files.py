@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 import numbers
 import os
 import re
@@ -58,6 +57,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._version import __version__
 from .activations import ACTIVATIONS
 from .atomic import atomic_write
+from .data import UnsafeArchiveError, read_npz_arrays
 from .estimators import MLPClassifier, MLPRegressor, restore_fitted
 from .losses import HEADS
 from .network import Network
@@ -85,9 +85,6 @@ _TARGET = "target"
 #: Limits checked before anything is allocated: a model file is refused beyond them.
 MAX_FILE_BYTES = 4 * 2**30
 MAX_ARRAY_BYTES = 4 * 2**30
-MAX_COMPRESSION_RATIO = 1024
-MAX_MEMBERS = 10_000
-MAX_HEADER_BYTES = 10_000
 MAX_METADATA_BYTES = 256 * 2**20
 MAX_JSON_DEPTH = 32
 
@@ -461,9 +458,9 @@ def _read_arrays(path: Path) -> dict[str, NDArray]:
             raise ModelFileError(f"{path} is not a lossdoctor model file (not an NPZ archive)")
         f.seek(0)
         try:
-            return _read_members(f, info.st_size)
-        except ModelFileError as exc:
-            raise ModelFileError(f"{path} {exc}") from None
+            return read_npz_arrays(f, info.st_size, max_bytes=MAX_ARRAY_BYTES)
+        except UnsafeArchiveError as exc:
+            raise ModelFileError(f"{path} cannot be read: {exc}") from None
         except (
             zipfile.BadZipFile,
             zlib.error,
@@ -479,59 +476,6 @@ def _read_arrays(path: Path) -> dict[str, NDArray]:
             ) from None
         except NotImplementedError as exc:  # an unsupported zip compression method
             raise ModelFileError(f"{path} cannot be read: {_describe(exc)}") from None
-
-
-def _read_members(f: Any, file_size: int) -> dict[str, NDArray]:
-    """Every ``.npy`` member of the archive, each header checked before its data is allocated.
-
-    An array must hold no more bytes than its zip member declares, a stored (uncompressed)
-    member no more than the file itself, a compressed one no more than
-    :data:`MAX_COMPRESSION_RATIO` times its compressed size, and all together no more than
-    :data:`MAX_ARRAY_BYTES`. Raises :class:`ModelFileError` (message without the path).
-    """
-    arrays: dict[str, NDArray] = {}
-    total = 0
-    with zipfile.ZipFile(f) as archive:
-        members = archive.infolist()
-        if len(members) > MAX_MEMBERS:
-            raise ModelFileError(f"holds {len(members)} arrays, more than a model file has")
-        for member in members:
-            name = member.filename.removesuffix(".npy")
-            limit = member.file_size
-            if member.compress_type == zipfile.ZIP_STORED:
-                limit = min(limit, file_size)
-            else:
-                limit = min(limit, member.compress_size * MAX_COMPRESSION_RATIO)
-            with archive.open(member) as stream:
-                version = np.lib.format.read_magic(stream)
-                if version not in ((1, 0), (2, 0), (3, 0)):
-                    raise ValueError(f"array {name!r} has an unknown .npy version {version}")
-                reader = (
-                    np.lib.format.read_array_header_1_0
-                    if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0
-                )
-                shape, fortran, dtype = reader(stream, max_header_size=MAX_HEADER_BYTES)
-                if dtype.hasobject:
-                    raise ModelFileError(
-                        f"cannot be read: array {name!r} holds Python objects, which only a "
-                        "pickle can restore; lossdoctor never loads pickles"
-                    )
-                nbytes = math.prod(shape) * dtype.itemsize
-                total += nbytes
-                if nbytes > limit or total > MAX_ARRAY_BYTES:
-                    raise ModelFileError(
-                        f"is damaged or hostile: array {name!r} declares shape {shape} "
-                        f"({nbytes} bytes), more than the file holds ({limit} bytes for it, "
-                        f"{MAX_ARRAY_BYTES} bytes in all)"
-                    )
-                data = stream.read(nbytes)
-                if len(data) != nbytes:
-                    raise EOFError(f"array {name!r} is cut short")
-                array = np.frombuffer(data, dtype=dtype)
-                array = array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
-                arrays[name] = array.copy()  # writable, like np.load's arrays
-    return arrays
 
 
 def _read_metadata(path: Path, raw: NDArray) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from .options import (
     fill_setup_defaults,
 )
 from .output import check_output_path, json_default, json_safe
+from .progress import progress
 
 #: The set-up defaults, by whether DATA was given.
 SETUP_BY_DATA: dict[bool, SetupDefaults] = {True: TRAIN_SETUP, False: CLASSIC_SETUP}
@@ -106,9 +107,12 @@ def diagnose_args(args: argparse.Namespace) -> Any:
     for key in _NOT_FOR_DIAGNOSE:
         params.pop(key, None)
     holdout = 0.2 if args.validation_fraction is None else args.validation_fraction
-    diagnosis = diagnose(
-        X, y, task=task, fix=args.fix, random_state=args.seed, holdout=holdout, **params
-    )
+    what = "checks, training with monitors, curvature"
+    what += "; then retraining with the fixes and diagnosing again" if args.fix else ""
+    with progress(f"diagnosing ({what})"):
+        diagnosis = diagnose(
+            X, y, task=task, fix=args.fix, random_state=args.seed, holdout=holdout, **params
+        )
     diagnosis.setup["data"] = data.source
     diagnosis.setup["scale"] = args.scale
     return diagnosis

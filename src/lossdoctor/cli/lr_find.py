@@ -11,6 +11,7 @@ from .loading import scaled_xy
 from .models import setup_params
 from .options import TRAIN_SETUP, add_setup_options
 from .output import architecture, check_plot_path, print_and_plot
+from .progress import progress
 
 #: Options of the shared set-up that the range test has no use for, and why.
 REFUSED = {
@@ -55,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
     args = argparse.Namespace(**{**vars(args), **filled, "validation_fraction": None})
     data, task, X, y = scaled_xy(args)
     params = setup_params(args, task)
-    result = lr_range_test(X, y, start=args.start, stop=args.stop, n_steps=args.steps, **params)
+    what = f"range test: up to {args.steps} rates from {args.start:g} to {args.stop:g}"
+    with progress(what):
+        result = lr_range_test(X, y, start=args.start, stop=args.stop, n_steps=args.steps, **params)
     header = (
         f"learning-rate range test: {architecture((X.shape[1], *args.hidden))} "
         f"{args.activation}, {args.optimizer}, seed {args.seed}, full batch, on {data.source} "

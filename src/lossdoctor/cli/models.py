@@ -12,6 +12,7 @@ from .errors import UsageError
 from .limits import check_args_memory, n_outputs
 from .loading import frame, load_data, task_and_target
 from .options import DEFAULT_LR
+from .progress import progress
 
 if TYPE_CHECKING:
     from ..data import Dataset
@@ -157,7 +158,8 @@ def fit_from_args(args: argparse.Namespace) -> TrainResult:
         raise UsageError("--scale-target is for regression; this target is class labels")
     model = model_from_args(args, task, X.dtypes)
     start = time.perf_counter()
-    model.fit(X, y)
+    with progress(f"training {args.epochs} epochs on {data.source}"):
+        model.fit(X, y)
     return TrainResult(model, task, data, (X, y), validation, time.perf_counter() - start)
 
 
@@ -168,7 +170,8 @@ def auto_lr(args: argparse.Namespace) -> tuple[float, str]:
 
     _, task, X, y = scaled_xy(args)
     params = setup_params(argparse.Namespace(**{**vars(args), "lr": None}), task)
-    suggestion = auto_learning_rate(X, y, **params)
+    with progress("--lr auto: measuring the curvature at the initial weights"):
+        suggestion = auto_learning_rate(X, y, **params)
     return suggestion.learning_rate, suggestion.rule
 
 

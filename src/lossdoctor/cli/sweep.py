@@ -11,6 +11,7 @@ from .loading import scaled_xy
 from .models import auto_lr, setup_params
 from .options import TRAIN_SETUP, add_setup_options
 from .output import architecture, check_plot_path, print_and_plot
+from .progress import progress
 
 DEFAULT_SWEEP_LRS = (0.01, 0.1, 1.0, 10.0)
 
@@ -25,7 +26,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "at the end against the stability limit 2/lr. Print a table; --plot overlays the loss "
         "curves on a log axis.",
     )
-    add_setup_options(parser, TRAIN_SETUP)
+    add_setup_options(
+        parser,
+        TRAIN_SETUP,
+        refused={"--validation-fraction": "the sweep compares the training loss of each rate"},
+    )
     parser.add_argument(
         "--lr",
         type=lr_or_auto,
@@ -55,10 +60,12 @@ def run(args: argparse.Namespace) -> int:
         lr, rule = auto_lr(argparse.Namespace(**{**vars(args), "lr": "auto"}))
         rates = [lr if rate == "auto" else rate for rate in rates]
         print(f"learning rate auto: {lr:.4g} ({rule})")
+    args = argparse.Namespace(**{**vars(args), "validation_fraction": None})
     data, task, X, y = scaled_xy(args)
     params = setup_params(argparse.Namespace(**{**vars(args), "lr": None}), task)
     params.pop("learning_rate_init")  # the swept rates, given below
-    result = lr_sweep(X, y, rates, n_jobs=args.jobs, **params)
+    with progress(f"training {args.epochs} epochs at each of {len(rates)} learning rates"):
+        result = lr_sweep(X, y, rates, n_jobs=args.jobs, **params)
     header = (
         f"learning-rate sweep: {architecture((X.shape[1], *args.hidden))} {args.activation}, "
         f"{args.optimizer}, {args.epochs} epochs, seed {args.seed}, on {data.source} "

@@ -8,9 +8,17 @@ from typing import Any
 
 import numpy as np
 
+from .errors import UsageError
 from .models import TrainResult, final_estimator, fit_from_args, settle_auto_lr
 from .options import TRAIN_SETUP, add_lr_option, add_setup_options
-from .output import architecture, check_output_path, check_plot_path, plot_format
+from .output import (
+    architecture,
+    check_output_path,
+    check_plot_path,
+    json_default,
+    json_safe,
+    plot_format,
+)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -45,6 +53,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", metavar="MODEL", help="save the trained model here (.npz)")
     parser.add_argument("--plot", metavar="IMAGE", help="plot the loss curve here (.png, .pdf)")
+    parser.add_argument(
+        "--history",
+        metavar="FILE",
+        help="write the per-epoch history (epoch, loss, learning rate, gradient norm, time ...) "
+        "here, as CSV (.csv) or JSON (.json), atomically",
+    )
     return parser
 
 
@@ -52,11 +66,18 @@ def run(args: argparse.Namespace) -> int:
     """Check the outputs, settle ``--lr auto``, fit, print the summary, write model and plot."""
     check_output_path(args.out, "--out")
     check_plot_path(args.plot)
+    check_history_path(args.history)
     args, line = settle_auto_lr(args)
     if line:
         print(line)
     result = fit_from_args(args)
-    lines = summary(result, args.optimizer) + write_outputs(result, args.out, args.plot)
+    history = final_estimator(result.model).history_
+    if result.validation is not None and (args.plot or args.history):
+        history = with_validation_loss(result)
+    lines = summary(result, args.optimizer) + write_outputs(result, args.out, args.plot, history)
+    if args.history is not None:
+        write_history(args.history, history)
+        lines.append(f"history written to {args.history}")
     print("\n".join(lines))
     warning = training_warning(result, scale_target=args.scale_target)
     if warning is not None:
@@ -87,6 +108,40 @@ def training_warning(result: TrainResult, *, scale_target: bool) -> str | None:
     return None
 
 
+def check_history_path(path: str | None) -> None:
+    """Fail before training on an unwritable --history path or a suffix other than .csv/.json."""
+    check_output_path(path, "--history")
+    if path is not None and not path.lower().endswith((".csv", ".json")):
+        raise UsageError(f"--history {path}: give a .csv or .json file name")
+
+
+def write_history(path: str, history: Any) -> None:
+    """The per-epoch history as CSV (one row per epoch) or JSON, written atomically."""
+    import csv
+    import io
+    import json
+
+    from ..atomic import atomic_write
+
+    columns = history.as_dict()
+    if path.lower().endswith(".json"):
+        document = {
+            **columns,
+            "stop_reason": history.stop_reason,
+            "message": history.message,
+            "best_epoch": history.best_epoch,
+        }
+        text = json.dumps(json_safe(document), default=json_default, allow_nan=False) + "\n"
+    else:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(list(columns))
+        for row in zip(*columns.values(), strict=True):
+            writer.writerow([repr(float(v)) if isinstance(v, float) else v for v in row])
+        text = buffer.getvalue()
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
 def summary(result: TrainResult, optimizer: str) -> list[str]:
     """The report of a fit: network, data, epochs, final loss, scores and time."""
     model, est, data = result.model, final_estimator(result.model), result.data
@@ -115,7 +170,60 @@ def summary(result: TrainResult, optimizer: str) -> list[str]:
     ]
 
 
-def write_outputs(result: TrainResult, out: str | None, plot: str | None) -> list[str]:
+def with_validation_loss(result: TrainResult) -> Any:
+    """A copy of the fitted history with ``val_loss``: the loss on the held-out samples after
+    each epoch.
+
+    The estimator has no hook for it, so the run is replayed through the run specification (the
+    seam the estimators use: same weights, batches and steps) with a callback that evaluates
+    the held-out samples; the replay must reproduce the training loss bit for bit, else the
+    fitted history is returned unchanged. The fitted model is not touched.
+    """
+    import copy
+
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.pipeline import Pipeline
+
+    from ..runspec import make_spec, start_run, train
+    from ..training import Callback, loss_and_grad
+
+    assert result.validation is not None
+    model, est = result.model, final_estimator(result.model)
+    (X, y), (X_val, y_val) = result.train, result.validation
+    if isinstance(model, TransformedTargetRegressor):
+        scale_y = model.transformer_
+        y = scale_y.transform(np.asarray(y).reshape(-1, 1)).ravel()
+        y_val = scale_y.transform(np.asarray(y_val).reshape(-1, 1)).ravel()
+        model = model.regressor_
+    if isinstance(model, Pipeline):
+        X, X_val = model[:-1].transform(X), model[:-1].transform(X_val)
+    spec = make_spec(est.get_params())
+    dtype = spec.np_dtype
+    X = np.ascontiguousarray(np.asarray(X, dtype=float), dtype=dtype)
+    X_val = np.ascontiguousarray(np.asarray(X_val, dtype=float), dtype=dtype)
+    encoding = est.target_encoding_
+    Y = encoding.encode(np.asarray(y)).astype(dtype, copy=False)
+    Y_val = encoding.encode(np.asarray(y_val)).astype(dtype, copy=False)
+    run = start_run(spec, X, Y, encoding.head)
+    val_loss: list[float] = []
+
+    class HeldOut(Callback):
+        def on_epoch_end(self, epoch: int, params: Any, history: Any) -> bool | None:
+            with np.errstate(all="ignore"):
+                val_loss.append(float(loss_and_grad(run.net, params, X_val, Y_val, 0.0)[0]))
+            return None
+
+    replay = train(spec, run, callbacks=[HeldOut()], progress=False)
+    history = copy.deepcopy(est.history_)
+    if list(replay.history.loss) != list(history.loss):
+        return history
+    history.val_loss = val_loss
+    return history
+
+
+def write_outputs(
+    result: TrainResult, out: str | None, plot: str | None, history: Any = None
+) -> list[str]:
     """Save the model to ``out`` and plot the loss curve to ``plot``; one line for each."""
     from ..model_files import save
 
@@ -126,7 +234,8 @@ def write_outputs(result: TrainResult, out: str | None, plot: str | None) -> lis
     if plot is not None:
         est = final_estimator(result.model)
         title = f"{type(est).__name__} {architecture(est.network_.layer_sizes)} on "
-        write_loss_plot(plot, est.history_, title=title + result.data.source)
+        history = est.history_ if history is None else history
+        write_loss_plot(plot, history, title=title + result.data.source)
         lines.append(f"loss curve written to {plot}")
     return lines
 
