@@ -25,7 +25,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from lossdoctor.data import builtin_dataset
-from lossdoctor.diagnostics.checks import lr_evidence, standardize
+from lossdoctor.diagnostics.evidence import lr_evidence, standardize
 from lossdoctor.diagnostics.monitors import MonitorCallback, select_probe
 from lossdoctor.network import Network, init_params
 from lossdoctor.optimizers import adam, sgd

@@ -66,7 +66,7 @@ class FaultCase:
 
 
 def _scaled(X: NDArray) -> NDArray:
-    from lossdoctor.diagnostics.checks import standardize
+    from lossdoctor.diagnostics.evidence import standardize
 
     return standardize(X)
 

@@ -15,6 +15,8 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from lossdoctor import MLPClassifier, MLPRegressor, __version__, cli
+from lossdoctor.cli.models import estimator_from_args, fit_from_args, model_from_args
+from lossdoctor.cli.options import TRAIN_SETUP
 from lossdoctor.model_files import load
 
 # Small and short: the tests are about the command line, not about training.
@@ -222,14 +224,14 @@ def test_train_on_csv_with_target(capsys, csv_path: Path, tmp_path: Path) -> Non
 
 def test_estimator_from_args_maps_the_options() -> None:
     parse = cli.build_parser().parse_args
-    est = cli._estimator_from_args(parse(["train"]), "classification")
+    est = estimator_from_args(parse(["train"]), "classification")
     assert isinstance(est, MLPClassifier)
     params = est.get_params()
     assert params["hidden_layer_sizes"] == (128, 64) and params["activation"] == "tanh"
     assert (params["solver"], params["momentum"], params["learning_rate_init"]) == ("gd", 0, 0.1)
-    assert params["n_iter_no_change"] is None and params["max_iter"] == cli.DEFAULT_EPOCHS
+    assert params["n_iter_no_change"] is None and params["max_iter"] == TRAIN_SETUP.epochs
     args = parse(["train", "--optimizer", "momentum", "--batch-size", "32", "--lr", "0.02"])
-    params = cli._estimator_from_args(args, "regression").get_params()
+    params = estimator_from_args(args, "regression").get_params()
     assert (params["solver"], params["momentum"], params["nesterovs_momentum"]) == (
         "sgd",
         0.9,
@@ -237,13 +239,13 @@ def test_estimator_from_args_maps_the_options() -> None:
     )
     assert (params["batch_size"], params["learning_rate_init"]) == (32, 0.02)
     args = parse(["train", "--optimizer", "adam", "--hidden", "--dtype", "float32"])
-    est = cli._estimator_from_args(args, "regression")
+    est = estimator_from_args(args, "regression")
     assert isinstance(est, MLPRegressor)
     assert (est.solver, est.learning_rate_init, est.hidden_layer_sizes) == ("adam", 0.001, ())
     assert est.dtype == "float32"
-    assert isinstance(cli._model_from_args(args, "regression"), Pipeline)
+    assert isinstance(model_from_args(args, "regression"), Pipeline)
     args = parse(["train", "--scale", "none"])
-    assert isinstance(cli._model_from_args(args, "regression"), MLPRegressor)
+    assert isinstance(model_from_args(args, "regression"), MLPRegressor)
 
 
 def test_diverging_run_warns_in_one_line(capsys) -> None:
@@ -289,7 +291,7 @@ def test_predict_equals_in_memory_classifier(
     argv += ["--dtype", dtype, "--seed", "3"]
     model_path = tmp_path / "m.npz"
     assert run(capsys, *argv, "--out", str(model_path))[0] == 0
-    in_memory = cli._fit_from_args(cli.build_parser().parse_args(argv)).model
+    in_memory = fit_from_args(cli.build_parser().parse_args(argv)).model
 
     # New data: other rows, the columns shuffled, the target and an extra column present.
     new = table.sample(frac=1.0, random_state=1).reset_index(drop=True)
@@ -316,7 +318,7 @@ def test_predict_regression_to_file(capsys, table: pd.DataFrame, tmp_path: Path)
     model_path, out_path = tmp_path / "m.npz", tmp_path / "pred.csv"
     code, out, _ = run(capsys, *argv, "--out", str(model_path))
     assert code == 0 and "regression" in out and "training R^2" in out
-    in_memory = cli._fit_from_args(cli.build_parser().parse_args(argv)).model
+    in_memory = fit_from_args(cli.build_parser().parse_args(argv)).model
 
     code, out, _ = run(capsys, "predict", str(model_path), str(csv_path), "--out", str(out_path))
     assert code == 0 and f"60 predictions written to {out_path}" in out

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from lossdoctor.data import builtin_dataset
-from lossdoctor.diagnostics.checks import chance_loss, data_evidence, init_evidence
 from lossdoctor.diagnostics.diagnose import (
     CLASSIC_SETUP,
     diagnose,
     diagnose_fitted,
     diagnose_history,
 )
+from lossdoctor.diagnostics.evidence import chance_loss, data_evidence, init_evidence
 from lossdoctor.diagnostics.findings import Finding
 from lossdoctor.diagnostics.monitors import (
     MonitorCallback,

@@ -31,7 +31,12 @@ if TYPE_CHECKING:
     from .diagnostics.curves import CurveLabel, classify_curve
     from .diagnostics.diagnose import CLASSIC_SETUP, diagnose, diagnose_history
     from .diagnostics.findings import Diagnosis, Finding
-    from .diagnostics.gradcheck import GradientReport, TensorCheck, check_gradients
+    from .diagnostics.gradcheck import (
+        GradientReport,
+        TensorCheck,
+        check_gradients,
+        check_gradients_of,
+    )
     from .diagnostics.lr_range import RangeTestResult, lr_range_test
     from .diagnostics.monitors import MonitorCallback, TrainingMonitor
     from .diagnostics.sweep import SweepResult, lr_sweep
@@ -62,6 +67,7 @@ __all__ = [
     "apply_updates",
     "backward",
     "check_gradients",
+    "check_gradients_of",
     "classify_curve",
     "diagnose",
     "diagnose_history",
@@ -98,6 +104,7 @@ _LAZY: dict[str, str] = {
     "GradientReport": ".diagnostics.gradcheck",
     "TensorCheck": ".diagnostics.gradcheck",
     "check_gradients": ".diagnostics.gradcheck",
+    "check_gradients_of": ".diagnostics.gradcheck",
     "RangeTestResult": ".diagnostics.lr_range",
     "lr_range_test": ".diagnostics.lr_range",
     "MonitorCallback": ".diagnostics.monitors",

@@ -35,6 +35,7 @@ from .optimizers import Optimizer, adam, sgd
 from .training import Callback, FitResult, fit
 
 __all__ = [
+    "CLASSIC_SETUP",
     "CONSTRAINTS",
     "DEFAULTS",
     "OptimizerKind",
@@ -271,6 +272,23 @@ class RunSpec:
             net, rng, init=self.init, init_scale=self.init_scale, dtype=self.np_dtype
         )
 
+
+#: The set-up of the classic question "why is my loss increasing in gradient descent?"
+#: (datascience.stackexchange 73797): hidden layers 128 and 64, tanh, one sigmoid output, a naive
+#: standard-normal initialisation, full-batch gradient descent at learning rate 1 for 100 epochs,
+#: no regularisation. Used on the built-in breast-cancer data with unscaled inputs.
+CLASSIC_SETUP: dict[str, Any] = {
+    "hidden_layer_sizes": (128, 64),
+    "activation": "tanh",
+    "solver": "gd",
+    "momentum": 0.0,
+    "learning_rate_init": 1.0,
+    "max_iter": 100,
+    "init": "normal",
+    "init_scale": 1.0,
+    "alpha": 0.0,
+    "n_iter_no_change": None,
+}
 
 #: The estimators' parameters and their defaults (scikit-learn's, plus lossdoctor's own).
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(RunSpec)}

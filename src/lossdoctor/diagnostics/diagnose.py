@@ -32,7 +32,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..data import infer_task
 from ..network import Network, init_params
-from ..runspec import make_spec
+from ..runspec import CLASSIC_SETUP, make_spec
 from ..training import History
 from .evidence import data_evidence, init_evidence, lr_evidence
 from .findings import Diagnosis
@@ -50,23 +50,6 @@ from .prepare import class_labels
 from .rules import evaluate
 
 __all__ = ["CLASSIC_SETUP", "diagnose", "diagnose_fitted", "diagnose_history"]
-
-#: The set-up of the classic question "why is my loss increasing in gradient descent?"
-#: (datascience.stackexchange 73797): hidden layers 128 and 64, tanh, one sigmoid output, a naive
-#: standard-normal initialisation, full-batch gradient descent at learning rate 1 for 100 epochs,
-#: no regularisation. Used on the built-in breast-cancer data with unscaled inputs.
-CLASSIC_SETUP: dict[str, Any] = {
-    "hidden_layer_sizes": (128, 64),
-    "activation": "tanh",
-    "solver": "gd",
-    "momentum": 0.0,
-    "learning_rate_init": 1.0,
-    "max_iter": 100,
-    "init": "normal",
-    "init_scale": 1.0,
-    "alpha": 0.0,
-    "n_iter_no_change": None,
-}
 
 
 def _task_of(y: NDArray, task: str) -> str:
