@@ -20,7 +20,6 @@ def test_chunked_steps_match_one_batch(monkeypatch, optimizer, momentum):
     kwargs = dict(alpha=0.01, optimizer=optimizer, momentum=momentum, n_steps=40, rng=1)
     whole = range_test(s.net, s.params, s.X, s.Y, **kwargs)
     monkeypatch.setattr(lr_range, "CHUNK_ROWS", 128)  # 700 rows: five chunks and a remainder
-    monkeypatch.setattr(lr_range._Gradients.__init__, "__defaults__", (128,))
     chunked = range_test(s.net, s.params, s.X, s.Y, **kwargs)
     np.testing.assert_allclose(chunked.losses, whole.losses, rtol=1e-12)
     assert chunked.suggestion == whole.suggestion
