@@ -87,7 +87,7 @@ def run_one(task: str, n: int) -> dict:
             d = diagnose(X, y, solver="sgd", max_iter=2, batch_size=256, hidden_layer_sizes=(100,))
             out["findings"] = [f.code for f in d.findings]
         elif task == "lr-find":
-            r = lr_range_test(X, y, hidden_layer_sizes=(100,))
+            r = lr_range_test(X, y, hidden_layer_sizes=(100,), random_state=0)
             out["suggestion"] = r.suggestion
             out["sharpness"] = r.sharpness
         elif task == "sharpness":
