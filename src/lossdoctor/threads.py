@@ -2,9 +2,11 @@
 
 A matrix product of a few million multiply-adds finishes in about a millisecond on one core; a
 second OpenBLAS thread then costs more in hand-over than it saves, and on a busy machine far more
-(measured on a loaded 2-core VM: 455 x 30 x 128 took 25 times longer on two threads than on one;
-2048 x 128 x 128 1.4 times; from 8192 x 128 x 128 up two threads were faster). So a step whose
-largest product is below :data:`SMALL_WORK` multiply-adds runs on one thread. Thread counts change
+(measured on a loaded 2-core VM: one product of 455 x 30 x 128 took 25 times longer on two threads
+than on one, 2048 x 128 x 128 1.4 times; the chain of products of a sharpness on 10,000 x 50
+through 100 units (5e7 per product) 3 to 4 times longer in wall time and 6 times more CPU; from
+8192 x 128 x 128 (1.3e8) up a single product was faster on two). So a step whose largest product
+is below :data:`SMALL_WORK` multiply-adds runs on one thread. Thread counts change
 how a product is split, so results may differ in the last bits, never beyond rounding.
 
 ``LOSSDOCTOR_BLAS_THREADS`` in the environment overrides the policy: ``auto`` (the default) or a
@@ -27,8 +29,8 @@ from typing import Any
 
 __all__ = ["SMALL_WORK", "blas_threads", "blas_threads_for", "describe_policy", "largest_product"]
 
-#: Largest product, in multiply-adds, that runs on one BLAS thread (2**25, about 3.4e7).
-SMALL_WORK = 2**25
+#: Largest product, in multiply-adds, that runs on one BLAS thread (2**26, about 6.7e7).
+SMALL_WORK = 2**26
 
 
 def largest_product(layer_sizes: Sequence[int], n_rows: int) -> int:

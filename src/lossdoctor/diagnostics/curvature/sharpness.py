@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ...network import Network, Params
+from ...threads import blas_threads_for
 from .hvp import _as_operator, _central_operator, _ExactHessian
 from .stability import StabilityVerdict, lr_verdict
 
@@ -170,8 +171,9 @@ def sharpness_of(
     _check_k(k, which)
     gen = _as_rng(rng)
     Xs, Ys = _subsample(np.asarray(X), np.asarray(Y), subsample, gen)
-    H = _ExactHessian(net, params, Xs, Ys, alpha / np.shape(X)[0])
-    return _solve(_as_operator(H, preconditioner), k, which, gen, tol)
+    with blas_threads_for(net.layer_sizes, Xs.shape[0]):
+        H = _ExactHessian(net, params, Xs, Ys, alpha / np.shape(X)[0])
+        return _solve(_as_operator(H, preconditioner), k, which, gen, tol)
 
 
 #: Weights larger than this have blown up: their curvature says nothing about training any more
@@ -207,7 +209,7 @@ def sharpness_or_nan(
     Xs, Ys = _subsample(np.asarray(X), np.asarray(Y), subsample, gen)
     if not (np.isfinite(Xs).all() and np.isfinite(Ys).all()):
         return math.nan
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), blas_threads_for(net.layer_sizes, Xs.shape[0]):
         H = _ExactHessian(net, params, Xs, Ys, alpha / np.shape(X)[0])
         if not H.finite:
             return math.nan
