@@ -44,9 +44,11 @@ Subsample = int | Literal["auto"] | None
 DEFAULT_TOL = 1e-3
 
 #: ``subsample="auto"`` keeps at most this many samples. The Hessian is a mean over samples, so a
-#: random subset estimates it with an error falling as one over the square root of its size;
-#: measured (benchmarks/bench_scaling.py) on 200,000 x 50 synthetic data: within 1% of the
-#: full-data sharpness.
+#: random subset estimates it with an error falling as one over the square root of its size.
+#: Measured on 200,000 x 50 (benchmarks/bench_scaling.py's data, a 50-100-1 ReLU network, five
+#: draws each): at the initial weights within 0.6% of the full-data sharpness (mean 0.4%), after
+#: one epoch of Adam within 1.4% (mean 0.8%); a learning rate is judged against a bound that
+#: changes by far more than that during training.
 AUTO_SUBSAMPLE = 16_384
 
 
