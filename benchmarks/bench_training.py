@@ -44,8 +44,10 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from lossdoctor.activations import tanh_form
 from lossdoctor.network import Network, init_params
 from lossdoctor.optimizers import sgd
+from lossdoctor.threads import describe_policy
 from lossdoctor.training import fit, objective
 
 try:
@@ -346,6 +348,9 @@ def header() -> None:
             f"{lib['internal_api']} {lib.get('version')} kernel {lib.get('architecture')}, "
             f"{lib['num_threads']} threads: {os.path.basename(lib['filepath'])}"
         )
+    # What lossdoctor chose on this machine: the tanh form (timed) and the BLAS-thread policy.
+    print(f"lossdoctor tanh: {tanh_form()}")
+    print(f"lossdoctor BLAS threads: {describe_policy()}")
 
 
 def main() -> None:
@@ -376,7 +381,7 @@ def main() -> None:
         if args.dtype and wl.X.dtype.name != args.dtype:
             continue
         params0 = init_params(wl.net, np.random.default_rng(0), dtype=wl.X.dtype)
-        modes = ["default", "1"] if wl.name.startswith("large") else ["default"]
+        modes = ["default", "1"]
         modes = [m for m in modes if args.threads in (None, m)]
         for mode in modes:
             limit = None if mode == "default" else int(mode)

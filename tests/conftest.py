@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
+
+# The tanh form is chosen per machine by timing (lossdoctor.activations.tanh_form); the two forms
+# agree to rounding, but a chaotic run (the classic set-up at learning rate 1) amplifies rounding
+# into the 4th digit of a saturation fraction. The golden files were frozen with the exp form, so
+# the suite pins it for every machine; tests/test_kernels.py compares the forms directly.
+os.environ.setdefault("LOSSDOCTOR_TANH", "exp")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -6,7 +6,11 @@ have no expected codes and must produce no warning. ``tests/test_fault_suite.py`
 and reports recall, the share of cases whose top finding is the root cause, and false alarms;
 :func:`run_suite` does the same from the command line::
 
-    python tests/fault_suite.py [--jobs N]
+    python tests/fault_suite.py [--jobs N] [--scheduler tcp://HOST:8786 | local]
+
+``--scheduler`` runs the cases on a Dask cluster through joblib's Dask backend (the ``dask``
+extra; every worker needs lossdoctor installed); the results are those of a serial run
+(``tests/test_dask.py`` checks it on a local cluster).
 
 The suite is test data, not part of the package: it lives beside the tests, like
 ``handwritten_nets.py``, and is imported by them as ``fault_suite``.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -784,8 +789,26 @@ def main(argv: list[str] | None = None) -> None:
     """Run the whole suite and print one line per case, then the three numbers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1, help="cases run in parallel (joblib)")
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the cases on a Dask cluster (e.g. tcp://host:8786; needs the 'dask' extra); "
+        "'local' starts a LocalCluster",
+    )
     args = parser.parse_args(argv)
-    print(run_suite(n_jobs=args.jobs).table())
+    if args.scheduler is None:
+        print(run_suite(n_jobs=args.jobs).table())
+        return
+    # The cases go to the cluster through joblib's Dask backend; the workers need lossdoctor
+    # installed, and this module travels with the tasks (pickled by value).
+    import cloudpickle
+    import joblib
+    from distributed import Client
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    address = None if args.scheduler == "local" else args.scheduler
+    with Client(address), joblib.parallel_config(backend="dask"):
+        print(run_suite(n_jobs=args.jobs).table())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,6 +34,7 @@ def test_import_loads_the_numpy_core_only() -> None:
             "network",
             "optimizers",
             "schedules",
+            "threads",
             "training",
         )
     }

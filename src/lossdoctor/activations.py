@@ -11,13 +11,15 @@ piecewise-linear ones) serve the exact Hessian-vector products of
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ACTIVATIONS", "LEAKY_SLOPE", "Activation", "get_activation"]
+__all__ = ["ACTIVATIONS", "LEAKY_SLOPE", "Activation", "get_activation", "tanh_form"]
 
 Array = NDArray[np.floating]
 
@@ -47,7 +49,7 @@ class Activation(NamedTuple):
     second_from_output: Callable[[Array], Array]
 
 
-def _tanh(z: Array, out: Array) -> Array:
+def _tanh_exp(z: Array, out: Array) -> Array:
     # NumPy's tanh runs one element at a time on CPUs without AVX-512 (17 ns each in float64),
     # and its exp is two to three times faster, so the hidden layers of a network spent half
     # their time here. tanh(z) = 1 - 2 / (exp(2 z) + 1) costs one exp and four vectorised passes:
@@ -61,6 +63,51 @@ def _tanh(z: Array, out: Array) -> Array:
     out += 1
     np.divide(2, out, out=out)
     return np.subtract(1, out, out=out)
+
+
+def _tanh_numpy(z: Array, out: Array) -> Array:
+    # Where NumPy's tanh is vectorised (AVX-512 builds), it is 1.3 to 1.65 times faster than the
+    # exp form above, and exact to within an ulp.
+    return np.tanh(z, out=out)
+
+
+_TANH_FORMS: dict[str, Callable[[Array, Array], Array]] = {"numpy": _tanh_numpy, "exp": _tanh_exp}
+_tanh_chosen: list[str] = []  # the form chosen on first use, measured once per process
+
+
+def _measure_tanh_form() -> str:
+    """The faster tanh on this machine: the best of 7 interleaved timings of each on 8192 values.
+
+    ``LOSSDOCTOR_TANH=numpy`` or ``exp`` in the environment skips the measurement. The two forms
+    agree to rounding (3.4e-16 in float64), so the choice changes speed, not results beyond that.
+    """
+    forced = os.environ.get("LOSSDOCTOR_TANH", "").strip().lower()
+    if forced in _TANH_FORMS:
+        return forced
+    z = np.linspace(-4.0, 4.0, 8192)
+    out = np.empty_like(z)
+    best = dict.fromkeys(_TANH_FORMS, float("inf"))
+    for _ in range(7):
+        for name, fn in _TANH_FORMS.items():
+            start = time.perf_counter()
+            for _ in range(4):
+                fn(z, out)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return min(best, key=lambda name: best[name])
+
+
+def tanh_form() -> str:
+    """Which tanh this process uses: ``"numpy"`` (``np.tanh``) or ``"exp"`` (``1 - 2/(e^2z+1)``).
+
+    Chosen by measurement on first use (see :func:`_measure_tanh_form`).
+    """
+    if not _tanh_chosen:
+        _tanh_chosen.append(_measure_tanh_form())
+    return _tanh_chosen[0]
+
+
+def _tanh(z: Array, out: Array) -> Array:
+    return _TANH_FORMS[tanh_form()](z, out)
 
 
 def _tanh_grad(a: Array, delta: Array, work: Array | None = None) -> Array:

@@ -22,6 +22,7 @@ from .losses import get_head
 from .network import Network, Params, Workspace, backward, forward, make_workspace, n_layers
 from .optimizers import Optimizer, apply_updates, clip_by_global_norm, global_norm
 from .schedules import value_at
+from .threads import blas_threads_for
 
 __all__ = [
     "Callback",
@@ -749,7 +750,8 @@ def fit(
         raise ValueError("early_stopping needs validation data")
     state = optimizer.init(params) if opt_state is None else opt_state
     history = History(stop_reason="max_iter", message=f"reached the maximum of {epochs} epochs")
-    with _display(epochs, progress, verbose) as shown:
+    step_rows = min(batch_size or X.shape[0], X.shape[0])
+    with blas_threads_for(net.layer_sizes, step_rows), _display(epochs, progress, verbose) as shown:
         everyone = [*shown, *callbacks]  # showing first: it prints before the callbacks run
         for cb in everyone:
             cb.on_train_begin(net, params, optimizer)

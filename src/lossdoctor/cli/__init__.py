@@ -1,13 +1,13 @@
-"""The command line: ``lossdoctor train``, ``predict``, ``gradcheck``, ``lr-find``, ``sweep``
-and ``diagnose``.
+"""The command line: ``lossdoctor train``, ``predict``, ``gradcheck``, ``lr-find``, ``sweep``,
+``sharpness`` and ``diagnose``.
 
 What lives where:
 
 * ``program``: the top-level parser (:func:`build_parser`, :data:`SUBCOMMANDS`) and
   :func:`main`, which turns bad input into one line on standard error and exit status 2.
 * one module per subcommand, ``train``, ``predict``, ``gradcheck``, ``lr_find``, ``sweep``,
-  ``diagnose``: each has ``add_parser(subparsers)``, declaring its options, and ``run(args)``,
-  doing the work and returning the exit status.
+  ``sharpness``, ``diagnose``: each has ``add_parser(subparsers)``, declaring its options, and
+  ``run(args)``, doing the work and returning the exit status.
 * ``options``: the option groups, declared once (data; network; set-up = data + scale +
   network + optimiser), with the tables of defaults each command passes in (``TRAIN_SETUP``,
   ``CLASSIC_SETUP``) and ``fill_setup_defaults`` for defaults that depend on DATA.

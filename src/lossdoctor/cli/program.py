@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._version import __version__
-from . import diagnose, gradcheck, lr_find, predict, sweep, train
+from . import diagnose, gradcheck, lr_find, predict, sharpness, sweep, train
 from .errors import PROG, USER_ERRORS, OneLineParser, error_line, show_warning
 
 Add = Callable[[Any], argparse.ArgumentParser]
@@ -21,7 +21,7 @@ Run = Callable[[argparse.Namespace], int]
 #: ``run(args)`` carries it out and returns the exit status.
 SUBCOMMANDS: list[tuple[Add, Run]] = [
     (command.add_parser, command.run)
-    for command in (train, predict, gradcheck, lr_find, sweep, diagnose)
+    for command in (train, predict, gradcheck, lr_find, sweep, sharpness, diagnose)
 ]
 
 

@@ -65,7 +65,7 @@ def _as_arrays(X: ArrayLike, y: ArrayLike) -> tuple[NDArray, NDArray]:
     if Xa.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {Xa.shape}")
     try:
-        Xa = Xa.astype(np.float64)
+        Xa = Xa.astype(np.float64, copy=False)  # no copy of float64 data: X is only read
     except (TypeError, ValueError):
         raise TypeError(f"X must be numeric, got dtype {Xa.dtype}") from None
     ya = np.asarray(y)

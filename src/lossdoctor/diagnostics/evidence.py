@@ -75,21 +75,13 @@ def data_evidence(X: NDArray, y: NDArray | None = None, *, task: str) -> dict[st
         ``n_non_finite_y``, ``y_mean``, ``y_std``, ``y_rms``.
     """
     X = np.asarray(X, dtype=np.float64)
-    finite = np.isfinite(X)
+    count, mean, std, rms = _column_moments(X)
     ev: dict[str, Any] = {
         "n_samples": int(X.shape[0]),
         "n_features": int(X.shape[1]),
-        "n_non_finite_X": int((~finite).sum()),
-        "non_finite_columns": _listed(np.flatnonzero(~finite.all(axis=0))),
+        "n_non_finite_X": int(X.size - count.sum()),
+        "non_finite_columns": _listed(np.flatnonzero(count < X.shape[0])),
     }
-    Xf = np.where(finite, X, np.nan)
-    with warnings.catch_warnings():
-        # A column that is entirely non-finite has no mean; it is reported above.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(Xf, axis=0)
-        std = np.nanstd(Xf, axis=0)
-        rms = np.sqrt(np.nanmean(Xf * Xf, axis=0))
-    mean, std, rms = (np.nan_to_num(a) for a in (mean, std, rms))
     # Constant up to rounding: a spread below 1e-12 of the column's magnitude.
     const = std <= 1e-12 * np.maximum(np.abs(mean), 1.0)
     ev["constant_features"] = [int(i) for i in np.flatnonzero(const)]
@@ -126,6 +118,40 @@ def data_evidence(X: NDArray, y: NDArray | None = None, *, task: str) -> dict[st
             y_rms=float(np.sqrt(np.mean(yf * yf))),
         )
     return ev
+
+
+#: Rows per chunk of :func:`_column_moments`: its temporaries are this many rows, not the data's.
+_MOMENT_ROWS = 8192
+
+
+def _column_moments(X: NDArray) -> tuple[NDArray, NDArray, NDArray, NDArray]:
+    """Per column: the number of finite values, and their mean, standard deviation and RMS.
+
+    Two passes over chunks of rows (the sums, then the squared deviations from the mean), so that
+    no temporary of the data's size is made; a column without a finite value gives zeros. Equal
+    to ``nanmean``, ``nanstd`` and ``sqrt(nanmean(x**2))`` of the finite values up to rounding.
+    """
+    n_features = X.shape[1]
+    count = np.zeros(n_features)
+    total = np.zeros(n_features)
+    squares = np.zeros(n_features)
+    chunks = [X[i : i + _MOMENT_ROWS] for i in range(0, X.shape[0], _MOMENT_ROWS)]
+    for chunk in chunks:
+        finite = np.isfinite(chunk)
+        values = np.where(finite, chunk, 0.0)
+        count += finite.sum(axis=0)
+        total += values.sum(axis=0)
+        squares += np.einsum("ij,ij->j", values, values)
+    seen = np.maximum(count, 1)
+    mean = total / seen
+    deviations = np.zeros(n_features)
+    for chunk in chunks:
+        finite = np.isfinite(chunk)
+        centred = np.where(finite, chunk - mean, 0.0)
+        deviations += np.einsum("ij,ij->j", centred, centred)
+    std = np.sqrt(deviations / seen)
+    rms = np.sqrt(squares / seen)
+    return count, mean, std, rms
 
 
 def standardize(X: NDArray, *, mean: NDArray | None = None, std: NDArray | None = None) -> NDArray:

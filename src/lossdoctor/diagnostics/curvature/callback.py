@@ -9,7 +9,7 @@ from ...network import Network, Params
 from ...optimizers import Optimizer
 from ...training import Callback, History
 from .hvp import hessian_operator
-from .sharpness import _as_rng, _extreme_eigs, _subsample
+from .sharpness import DEFAULT_TOL, Subsample, _as_rng, _extreme_eigs, _subsample
 
 __all__ = ["SharpnessCallback"]
 
@@ -28,8 +28,9 @@ class SharpnessCallback(Callback):
         Measure after epochs ``every, 2 * every, ...`` (and at the initial weights, epoch 0).
     alpha : float
         L2 penalty of the objective.
-    subsample : int, optional
-        Fixed subset of the samples (drawn once), for large data.
+    subsample : int, "auto" or None
+        Fixed subset of the samples (drawn once), for large data; ``"auto"`` (default) keeps at
+        most :data:`~.sharpness.AUTO_SUBSAMPLE`, None all.
     rng : numpy.random.Generator or int, optional
     k : int
         Eigenvalues per measurement; ``sharpness`` records the largest.
@@ -49,7 +50,7 @@ class SharpnessCallback(Callback):
         *,
         every: int = 10,
         alpha: float = 0.0,
-        subsample: int | None = None,
+        subsample: Subsample = "auto",
         rng: np.random.Generator | int | None = None,
         k: int = 1,
     ) -> None:
@@ -70,7 +71,9 @@ class SharpnessCallback(Callback):
         assert self._net is not None and self._optimizer is not None
         op = hessian_operator(self._net, params, self.X, self.Y, self.alpha, n_total=self.n_total)
         # Warm start from the last top eigenvector: the sharpest direction moves slowly.
-        vals, vecs = _extreme_eigs(op, min(self.k, op.shape[0]), "LA", self.rng, 1e-6, self._v0)
+        vals, vecs = _extreme_eigs(
+            op, min(self.k, op.shape[0]), "LA", self.rng, DEFAULT_TOL, self._v0
+        )
         self._v0 = vecs[:, 0]
 
         self.epochs.append(epoch)

@@ -62,61 +62,91 @@ def unpack_params(vector: NDArray, like: Mapping[str, NDArray]) -> dict[str, NDA
 
 
 class _ExactHessian:
-    """The state of one point (activations, backprop deltas) shared by many products."""
+    """The state of one point (activations, backprop deltas) shared by many products.
+
+    Every batch-sized array a product needs is allocated here, once: a product writes its
+    directional derivatives into these buffers and allocates only arrays of the parameters' size
+    (and of the batch times the number of outputs, in the head).
+    """
 
     def __init__(self, net: Network, params: Params, X: NDArray, Y: NDArray, l2: float) -> None:
         self.net, self.l2 = net, l2
         self.keys = list(params)
         self.params = {k: np.asarray(p, dtype=np.float64) for k, p in params.items()}
+        self.size = sum(int(p.size) for p in self.params.values())
         X = np.asarray(X, dtype=np.float64)
         L = n_layers(net)
         logits, trace = forward(net, self.params, X)
-        _, d_logits = get_head(net.head).loss(logits, np.asarray(Y, dtype=np.float64))
+        value, d_logits = get_head(net.head).loss(logits, np.asarray(Y, dtype=np.float64))
         self.logits, self.trace = logits, trace
-        # f'(Z_k) and f''(Z_k) of hidden layer k at index k, both through A_k = f(Z_k).
+        # f'(Z_k) of hidden layer k at index k, through A_k = f(Z_k); and, once the deltas are
+        # known, curv[k] = (d loss / d A_k) * f''(Z_k), the only way f'' enters a product.
         act = get_activation(net.activation)
         self.d1: list[NDArray] = [np.ones(0)]
-        self.d2: list[NDArray] = [np.ones(0)]
         for k in range(1, L):
             self.d1.append(act.grad_from_output(trace[k], np.ones_like(trace[k])))
-            self.d2.append(act.second_from_output(trace[k]))
-        # deltas[k] = d loss / d Z_k;  pre[k] = deltas[k+1] @ W_{k+1}.T = d loss / d A_k.
         self.deltas: dict[int, F64] = {L: np.asarray(d_logits, dtype=np.float64)}
-        self.pre: dict[int, F64] = {}
+        self.curv: dict[int, F64] = {}
         for k in range(L, 1, -1):
-            self.pre[k - 1] = self.deltas[k] @ self.params[f"W{k}"].T
-            self.deltas[k - 1] = self.pre[k - 1] * self.d1[k - 1]
+            pre = self.deltas[k] @ self.params[f"W{k}"].T
+            self.deltas[k - 1] = pre * self.d1[k - 1]
+            pre *= act.second_from_output(trace[k - 1])
+            self.curv[k - 1] = pre
+        # What the products use is finite: the loss, its deltas and the weights.
+        self.finite = bool(
+            np.isfinite(value)
+            and all(np.isfinite(d).all() for d in self.deltas.values())
+            and all(np.isfinite(c).all() for c in self.curv.values())
+        )
+        n = X.shape[0]
+        sizes = net.layer_sizes
+        # R(Z_k), R(A_k) and a scratch array per layer, shape (n_samples, layer_sizes[k]).
+        self.RZ = {k: np.empty((n, sizes[k])) for k in range(1, L + 1)}
+        self.RA = {k: np.empty((n, sizes[k])) for k in range(1, L)}
+        self.tmp = {k: np.empty((n, sizes[k])) for k in range(1, L + 1)}
 
-    def __call__(self, V: Mapping[str, NDArray]) -> dict[str, F64]:
+    def apply(self, V: Mapping[str, NDArray], out: Mapping[str, NDArray]) -> None:
+        """Write ``H V`` into ``out`` (arrays keyed and shaped like the parameters)."""
         P, L, trace = self.params, n_layers(self.net), self.trace
+        RZ, RA, tmp = self.RZ, self.RA, self.tmp
         # Forward: directional derivatives R(Z_k), R(A_k) of the pre-activations and outputs.
-        RA: F64 | None = None  # R(X) = 0
-        RZ: dict[int, F64] = {}
-        RAs: dict[int, F64 | None] = {0: None}
         for k in range(1, L + 1):
-            rz = trace[k - 1] @ V[f"W{k}"] + V[f"b{k}"]
-            if RA is not None:
-                rz += RA @ P[f"W{k}"]
-            RZ[k] = rz
+            rz = np.matmul(trace[k - 1], V[f"W{k}"], out=RZ[k])
+            rz += V[f"b{k}"]
+            if k > 1:  # R(X) = 0
+                rz += np.matmul(RA[k - 1], P[f"W{k}"], out=tmp[k])
             if k < L:
-                RA = self.d1[k] * rz
-                RAs[k] = RA
+                np.multiply(self.d1[k], rz, out=RA[k])
         # Backward: directional derivatives of the deltas, then of the gradients.
         Rdelta = get_head(self.net.head).loss_hvp(self.logits, RZ[L])
-        out: dict[str, F64] = {}
         for k in range(L, 0, -1):
-            delta, ra_prev = self.deltas[k], RAs[k - 1]
-            hw = trace[k - 1].T @ Rdelta
-            if ra_prev is not None:
-                hw += ra_prev.T @ delta
+            delta = self.deltas[k]
+            hw = np.matmul(trace[k - 1].T, Rdelta, out=out[f"W{k}"])
+            if k > 1:
+                hw += RA[k - 1].T @ delta
             if self.l2:
                 hw += self.l2 * V[f"W{k}"]
-            out[f"W{k}"] = hw
-            out[f"b{k}"] = Rdelta.sum(axis=0)
+            np.sum(Rdelta, axis=0, out=out[f"b{k}"])
             if k > 1:
-                back = Rdelta @ P[f"W{k}"].T + delta @ V[f"W{k}"].T
-                Rdelta = back * self.d1[k - 1] + self.pre[k - 1] * self.d2[k - 1] * RZ[k - 1]
-        return {key: out[key] for key in self.keys}
+                # R(A_{k-1}) has been used (in hw above): its buffer takes R(delta_{k-1}).
+                back = np.matmul(Rdelta, P[f"W{k}"].T, out=RA[k - 1])
+                back += np.matmul(delta, V[f"W{k}"].T, out=tmp[k - 1])
+                back *= self.d1[k - 1]
+                np.multiply(self.curv[k - 1], RZ[k - 1], out=tmp[k - 1])
+                back += tmp[k - 1]
+                Rdelta = back
+
+    def matvec(self, v: NDArray) -> F64:
+        """``H v`` for a flat vector, as a new flat vector."""
+        out = np.empty(self.size)
+        self.apply(unpack_params(v, self.params), unpack_params(out, self.params))
+        return out
+
+    def __call__(self, V: Mapping[str, NDArray]) -> dict[str, F64]:
+        out = np.empty(self.size)
+        views = unpack_params(out, self.params)
+        self.apply(V, views)
+        return {key: views[key] for key in self.keys}
 
 
 def hvp(
@@ -250,21 +280,26 @@ def hessian_operator(
     -------
     LinearOperator of shape (n_parameters, n_parameters)
     """
-    from scipy.sparse.linalg import LinearOperator
 
     n = np.shape(X)[0] if n_total is None else n_total
-    H = _ExactHessian(net, params, X, Y, alpha / n)
-    size = sum(int(np.size(p)) for p in params.values())
+    return _as_operator(_ExactHessian(net, params, X, Y, alpha / n), preconditioner)
+
+
+def _as_operator(
+    H: _ExactHessian, preconditioner: Mapping[str, NDArray] | None = None
+) -> LinearOperator:
+    """``H`` (optionally ``P**-1/2 H P**-1/2``) as a symmetric ``LinearOperator``."""
+    from scipy.sparse.linalg import LinearOperator
+
     scale = None if preconditioner is None else 1 / np.sqrt(pack_params(preconditioner))
 
     def matvec(v: NDArray) -> F64:
         v = np.asarray(v, dtype=np.float64).ravel()
-        if scale is not None:
-            v = v * scale
-        out = pack_params(H(unpack_params(v, params)))
-        return out if scale is None else out * scale
+        if scale is None:
+            return H.matvec(v)
+        return H.matvec(v * scale) * scale
 
-    return LinearOperator((size, size), matvec=matvec, rmatvec=matvec, dtype=np.float64)
+    return LinearOperator((H.size, H.size), matvec=matvec, rmatvec=matvec, dtype=np.float64)
 
 
 def _central_operator(
