@@ -73,7 +73,7 @@ def test_missing_file(capsys, tmp_path: Path) -> None:
 
 def test_unknown_target_column(capsys, csv_path: Path) -> None:
     result = run(capsys, "train", str(csv_path), "--target", "price", *FAST)
-    assert_one_line_error(*result, "unknown target column 'price'", "'label'")
+    assert_one_line_error(*result, "unknown target column 'price'", " label ")
 
 
 def test_non_numeric_value(capsys, tmp_path: Path) -> None:
@@ -259,19 +259,20 @@ def test_diverging_run_warns_in_one_line(capsys) -> None:
 def test_diagnose_with_weights_that_overflow_ends_normally(capsys) -> None:
     # lr 1e300 drives a weight norm to inf; a depth ratio then divided by zero (a traceback).
     code, out, err = run(capsys, "diagnose", "builtin:iris", "--lr", "1e300", "--epochs", "5")
-    assert code == 0 and "Traceback" not in err
+    assert code == 1 and "Traceback" not in err  # 1: error findings remain
     assert "lr-too-high" in out
 
 
 def test_diverged_regression_keeps_finite_weights_and_a_short_summary(capsys) -> None:
-    # Unscaled diabetes with a linear network at lr 1 diverges in epoch 5. The weights of epoch 4
-    # are kept (it ended in "Input contains NaN"), and their R^2 of about -8e129 prints as such.
+    # Unscaled diabetes with a linear network at lr 1 diverges in epoch 4 (scikit-learn's default
+    # draw; epoch 5 with the earlier Glorot draw and zero biases). The weights of epoch 3
+    # are kept (it ended in "Input contains NaN"), and their R^2 of about -1e47 prints as such.
     argv = ["train", "builtin:diabetes", "--activation", "identity", "--lr", "1", "--scale"]
     code, out, err = run(capsys, *argv, "none", "--epochs", "50")
     assert code == 0, err
-    assert "became non-finite in epoch 5" in err
+    assert "became non-finite in epoch 4" in err
     r2 = next(line for line in out.splitlines() if "training R^2" in line)
-    assert float(r2.split()[-1]) < -1e100 and len(r2) < 60
+    assert float(r2.split()[-1]) < -1e40 and len(r2) < 60
 
 
 # --- predict -------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from lossdoctor.cli import main
 
 
 def test_default_is_the_classic_question_as_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["diagnose", "--json", "--epochs", "30"]) == 0
+    # Exit status 1: findings of severity error remain (diagnose works like a linter).
+    assert main(["diagnose", "--json", "--epochs", "30"]) == 1
     out = json.loads(capsys.readouterr().out)  # one JSON object, nothing else
     codes = [f["code"] for f in out["findings"]]
     assert codes[0] == "inputs-unscaled"
@@ -51,7 +52,7 @@ def test_data_uses_train_defaults_and_a_healthy_run_is_quiet(
 
 def test_report_writes_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "report.html"
-    assert main(["diagnose", "--epochs", "10", "--report", str(path)]) == 0
+    assert main(["diagnose", "--epochs", "10", "--report", str(path)]) == 1
     assert "inputs-unscaled" in path.read_text(encoding="utf-8")
     assert f"HTML report written to {path}" in capsys.readouterr().out
 
@@ -72,7 +73,7 @@ def test_bad_report_path_fails_before_training(capsys: pytest.CaptureFixture[str
 
 def test_json_is_strict_even_when_training_blows_up(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["diagnose", "builtin:diabetes", "--lr", "50", "--epochs", "15", "--json"]
-    assert main(argv) == 0
+    assert main(argv) == 1
 
     def refuse(constant: str) -> None:
         raise AssertionError(f"non-standard JSON constant {constant}")
@@ -80,3 +81,29 @@ def test_json_is_strict_even_when_training_blows_up(capsys: pytest.CaptureFixtur
     out = json.loads(capsys.readouterr().out, parse_constant=refuse)
     assert out["setup"]["task"] == "regression"
     assert out["findings"][0]["code"] == "targets-unscaled"
+
+
+def test_exit_status_is_1_while_errors_remain_and_judged_on_the_fixed_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The classic set-up has error findings; the README's main command fixes them: exit 0.
+    assert main(["diagnose", "--epochs", "20", "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert any(f["severity"] == "error" for f in out["findings"])
+    assert main(["diagnose", "--fix", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert any(f["severity"] == "error" for f in out["findings"])
+    assert not any(f["severity"] == "error" for f in out["fixed"]["findings"])
+
+
+def test_help_documents_the_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagnose", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "1 when one does" in text and "like a linter" in text
+
+
+def test_lr_auto_is_accepted_by_diagnose(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["diagnose", "builtin:iris", "--lr", "auto", "--hidden", "8", "--epochs", "5"]
+    assert main(argv) in (0, 1)
+    out = capsys.readouterr().out
+    assert out.startswith("learning rate auto: ")

@@ -258,7 +258,7 @@ def test_empty_parquet(tmp_path: Path) -> None:
 
 def test_unknown_target_lists_columns(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "d.csv", "a,b,label\n1,2,0\n")
-    with pytest.raises(DataError, match=r"unknown target column 'lbl' in .*'a', 'b', 'label'"):
+    with pytest.raises(DataError, match=r"unknown target column 'lbl' in .*columns: a b label$"):
         read_dataset(path, target="lbl")
 
 
@@ -268,11 +268,14 @@ def test_no_target_asks_for_one(tmp_path: Path) -> None:
         read_dataset(path)
 
 
-def test_long_column_listing_is_cut(tmp_path: Path) -> None:
-    header = ",".join(f"c{k}" for k in range(30))
+def test_a_missing_target_lists_every_column_in_command_line_syntax(tmp_path: Path) -> None:
+    # Issue 17: the list was cut at 8 ("(22 more)") and the hint was Python's target=....
+    header = ",".join(f"c{k}" for k in range(29)) + ",two words"
     path = write_csv(tmp_path / "d.csv", header + "\n" + ",".join(["1"] * 30) + "\n")
-    with pytest.raises(DataError, match=r"'c7', \.\.\. \(22 more\)"):
+    with pytest.raises(DataError, match=r"columns: c0 c1 c2 .* c28 'two words'$"):
         read_dataset(path, target="nope")
+    with pytest.raises(DataError, match=r"--target COL .* c28 'two words'$"):
+        read_dataset(path)
 
 
 def test_missing_feature_columns_are_named(tmp_path: Path) -> None:
@@ -290,7 +293,7 @@ def test_target_listed_as_feature(tmp_path: Path) -> None:
 def test_non_numeric_feature_names_column_value_and_row(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "d.csv", "age,height,y\n31,1.8,0\n42,tall,1\n50,1.7,0\n")
     with pytest.raises(
-        DataError, match=r"column 'height' in .* not numeric: value 'tall' at row 1"
+        DataError, match=r"column 'height' in .* not numeric: value 'tall' at line 3"
     ):
         read_dataset(path)
 
@@ -301,14 +304,14 @@ def test_non_numeric_feature_names_column_value_and_row(tmp_path: Path) -> None:
         (
             "a,b,y\n1,2,0\n3,,1\n5,,0\n",
             r"column 'b' in .* has 2 missing or non-finite values"
-            r" \(first at row 1\)",
+            r" \(first at line 3\)",
         ),
         (
             "a,b,y\n1,2,0\n3,inf,1\n",
             r"column 'b' in .* has 1 missing or non-finite value"
-            r" \(first at row 1\)",
+            r" \(first at line 3\)",
         ),
-        ("a,b,y\nnan,2,0\n3,4,1\n", r"column 'a' in .* \(first at row 0\)"),
+        ("a,b,y\nnan,2,0\n3,4,1\n", r"column 'a' in .* \(first at line 2\).*--impute"),
     ],
 )
 def test_non_finite_features(tmp_path: Path, text: str, match: str) -> None:
@@ -330,7 +333,7 @@ def test_non_finite_in_npz(tmp_path: Path) -> None:
 def test_missing_target_values(tmp_path: Path, text: str) -> None:
     path = write_csv(tmp_path / "d.csv", text)
     with pytest.raises(
-        DataError, match=r"target column 'label' .* 1 missing value \(first at row 1\)"
+        DataError, match=r"target column 'label' .* 1 missing value \(first at line 3\)"
     ):
         read_dataset(path, target="label")
 

@@ -68,6 +68,23 @@ def test_init_evidence_measures_weights_against_their_activation(rng: np.random.
     assert positive["layers"][0]["positive_share"] > 0.99
 
 
+def test_init_evidence_uses_the_initialiser_actually_used(rng: np.random.Generator) -> None:
+    # scikit-learn's draw for a narrow-input ReLU layer is Glorot's spread, 0.18 for 2 -> 128,
+    # a sixth of He's 1.0: measured against He it looked 6x too small (a false alarm).
+    net = Network((2, 128, 128, 16), "relu", "softmax")
+    X = rng.standard_normal((100, 2))
+    default = init_evidence(net, init_params(net, rng), X)
+    assert default["reference"] == "sklearn_uniform"
+    assert all(0.7 < la["std_ratio"] < 1.4 for la in default["layers"])
+    he = init_evidence(net, init_params(net, rng, init="he_normal"), X, init="he_normal")
+    assert all(0.7 < la["std_ratio"] < 1.4 for la in he["layers"])
+    # A principled initialiser scaled up is still measured against its own scale-1 spread.
+    big = init_evidence(
+        net, init_params(net, rng, init="he_normal", init_scale=10), X, init="he_normal"
+    )
+    assert all(7 < la["std_ratio"] < 14 for la in big["layers"])
+
+
 def test_chance_loss_is_the_entropy_of_the_prior() -> None:
     Y = np.array([[1.0], [0.0], [1.0], [0.0]])
     assert chance_loss("binary", Y) == pytest.approx(math.log(2))

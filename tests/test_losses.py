@@ -13,6 +13,8 @@ def _targets(head: str, rng: np.random.Generator, n: int, k: int) -> np.ndarray:
         return rng.integers(0, 2, size=(n, k)).astype(float)
     if head == "softmax":
         return np.eye(k)[rng.integers(0, k, size=n)]
+    if head == "poisson":
+        return rng.poisson(2.0, size=(n, k)).astype(float)
     return rng.normal(size=(n, k))
 
 
@@ -106,6 +108,10 @@ def test_loss_matches_textbook_formula(head: str, rng: np.random.Generator) -> N
     elif head == "softmax":
         p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
         expected = -np.mean(np.sum(Y * np.log(p), axis=1))
+    elif head == "poisson":  # half the Poisson deviance of mu = exp(z)
+        mu = np.exp(z)
+        ylogy = np.where(Y > 0, Y * np.log(np.where(Y > 0, Y / mu, 1)), 0)
+        expected = np.mean(np.sum(ylogy - Y + mu, axis=1))
     else:
         expected = 0.5 * np.mean(np.sum((z - Y) ** 2, axis=1))
     assert value == pytest.approx(expected, rel=1e-12)

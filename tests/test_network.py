@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lossdoctor.activations import ACTIVATIONS
-from lossdoctor.initializers import INITIALIZERS, get_initializer
+from lossdoctor.initializers import INITIALIZERS, expected_std, get_initializer
 from lossdoctor.network import Network, forward, init_params
 from lossdoctor.training import loss_and_grad, objective
 
@@ -86,13 +86,19 @@ def test_forward_and_gradient_leave_params_untouched(rng: np.random.Generator) -
         np.testing.assert_array_equal(params[k], before[k])
 
 
-def test_default_init_fits_the_activation(rng: np.random.Generator) -> None:
-    fan_in, fan_out = 400, 300
-    tanh = init_params(Network((fan_in, fan_out, 1), "tanh"), rng)["W1"]
-    relu = init_params(Network((fan_in, fan_out, 1), "relu"), rng)["W1"]
-    # Glorot: var = 2 / (fan_in + fan_out); He: var = 2 / fan_in.
-    assert tanh.var() == pytest.approx(2 / (fan_in + fan_out), rel=0.05)
-    assert relu.var() == pytest.approx(2 / fan_in, rel=0.05)
+def test_default_init_is_sklearns_draw(rng: np.random.Generator) -> None:
+    # scikit-learn's _init_coef: per layer, weights then biases, uniform in
+    # +-sqrt(factor / (fan_in + fan_out)), factor 2 for logistic and 6 otherwise.
+    seed = int(rng.integers(1000))
+    for activation, factor in (("relu", 6.0), ("tanh", 6.0), ("logistic", 2.0)):
+        params = init_params(Network((4, 3, 2), activation), np.random.RandomState(seed))
+        ref = np.random.RandomState(seed)
+        for k, (fan_in, fan_out) in enumerate(((4, 3), (3, 2)), 1):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            np.testing.assert_array_equal(
+                params[f"W{k}"], ref.uniform(-bound, bound, (fan_in, fan_out))
+            )
+            np.testing.assert_array_equal(params[f"b{k}"], ref.uniform(-bound, bound, fan_out))
 
 
 @pytest.mark.parametrize("name", sorted(INITIALIZERS))
@@ -101,6 +107,7 @@ def test_initializer_statistics(name: str, rng: np.random.Generator) -> None:
     W = get_initializer(name)(rng, (fan_in, fan_out), scale)
     expected_var = {
         "glorot_uniform": 2 / (fan_in + fan_out),
+        "sklearn_uniform": 2 / (fan_in + fan_out),
         "glorot_normal": 2 / (fan_in + fan_out),
         "he_uniform": 2 / fan_in,
         "he_normal": 2 / fan_in,
@@ -112,6 +119,27 @@ def test_initializer_statistics(name: str, rng: np.random.Generator) -> None:
     assert W.var() == pytest.approx(expected_var, rel=0.05)
     if name == "uniform":  # the naive np.random.rand: all of one sign
         assert W.min() >= 0 and W.max() < scale
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
+@pytest.mark.parametrize("name", sorted(set(INITIALIZERS) - {"normal", "uniform"}))
+def test_expected_std_is_the_spread_the_initialiser_draws(
+    name: str, activation: str, rng: np.random.Generator
+) -> None:
+    # The doctor's reference for a layer is what init_params actually draws there at scale 1.
+    net = Network((300, 200, 1), activation)
+    W = init_params(net, rng, init=name)["W1"]
+    assert W.std() == pytest.approx(expected_std(name, activation, 300, 200), rel=0.05)
+
+
+def test_expected_std_of_a_naive_initialiser_is_the_activations() -> None:
+    # N(0, 1) knows nothing of the layer: it is held to He for ReLU, Glorot otherwise.
+    assert expected_std("normal", "relu", 50, 10) == pytest.approx(np.sqrt(2 / 50))
+    assert expected_std("uniform", "tanh", 50, 10) == pytest.approx(np.sqrt(2 / 60))
+    # init=None is scikit-learn's draw, uniform in +-sqrt(6 / (fan_in + fan_out)).
+    assert expected_std(None, "relu", 50, 10) == pytest.approx(np.sqrt(6 / 60) / np.sqrt(3))
+    with pytest.raises(ValueError, match="unknown init"):
+        expected_std("zeros", "relu", 50, 10)
 
 
 def test_init_draws_only_from_the_given_generator() -> None:

@@ -45,7 +45,47 @@ def _grads(first: float, growth: float = 1.0) -> dict[str, dict[str, list[float]
 
 # For each code: evidence that shows the fault (just past the threshold where there is one),
 # and evidence just short of it.
+_MISMATCH = {
+    "output": "softmax",
+    "loss": "binary_crossentropy",
+    "expected_output": "sigmoid",
+    "expected_loss": "binary_crossentropy",
+    "target_min": 0.0,
+    "target_max": 1.0,
+    "out_of_range": 0.0,
+    "problems": ["a softmax over one output unit is exactly 1 for every sample"],
+    "zero_grad_share": 1.0,
+}
+_CAPACITY = {
+    "hidden_layer_sizes": [1],
+    "loss": 0.6,
+    "reference_hidden_layer_sizes": [32],
+    "reference_loss": 0.05,
+    "chance_loss": 0.69,
+}
+
 CASES: dict[str, tuple[Evidence, Evidence]] = {
+    "output-loss-mismatch": (Evidence(output=_MISMATCH), Evidence()),
+    "zero-gradients": (
+        Evidence(output=_MISMATCH),
+        Evidence(output={**_MISMATCH, "zero_grad_share": 0.1}),
+    ),
+    "labels-scaled": (
+        Evidence(output={**_MISMATCH, "output": "sigmoid", "target_max": 255.0}),
+        Evidence(output={**_MISMATCH, "output": "sigmoid"}),
+    ),
+    "underfitting": (
+        Evidence(fit={"capacity": _CAPACITY}),
+        Evidence(fit={"capacity": {**_CAPACITY, "loss": 0.06}}),
+    ),
+    "predictions-collapsed": (
+        Evidence(fit={"class_recall": {"0": 1.0, "1": 0.0}, "class_share": {"0": 0.81, "1": 0.19}}),
+        Evidence(fit={"class_recall": {"0": 0.9, "1": 0.8}, "class_share": {"0": 0.81, "1": 0.19}}),
+    ),
+    "data-order": (
+        Evidence(fit={"order": {"val_missing_classes": ["0", "1"], "val_classes": ["2"]}}),
+        Evidence(fit={}),
+    ),
     "data-non-finite": (
         Evidence(data={**_SCALED, "n_non_finite_X": 2, "non_finite_columns": [0, 3]}),
         Evidence(data={**_SCALED, "n_non_finite_X": 0, "n_non_finite_y": 0}),
@@ -197,21 +237,36 @@ def test_rank_order_moves_a_cause_above_its_effect_and_refuses_a_cycle() -> None
         rank_order([("a", ("b",)), ("b", ("a",))])
 
 
-def test_fixes_are_estimator_parameters_data_steps_and_train_options() -> None:
-    from lossdoctor import MLPClassifier
+def test_fixes_are_estimator_parameters_setup_options_data_steps_and_train_options() -> None:
+    import inspect
+
+    from lossdoctor import MLPClassifier, diagnose
     from lossdoctor.cli import build_parser
 
     known = MLPClassifier().get_params()
+    # Set-up options: keyword arguments of diagnose() that are not estimator parameters (the
+    # user's output activation and loss, how validation samples are held out).
+    signature = inspect.signature(diagnose).parameters
+    setup_options = {
+        name for name, p in signature.items() if p.kind is p.KEYWORD_ONLY and name not in known
+    }
+    assert {"output_activation", "loss", "split"} <= setup_options
     train = build_parser()._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
     options = {s for action in train._actions for s in action.option_strings}
+    # A planned value as train would receive it: a learning rate, hidden-layer widths.
+    planned = {"learning_rate_init": ["0.1"], "hidden_layer_sizes": ["32", "16"]}
     for rule in RULES:
         assert set(rule.fix.params) <= set(known), rule.code
+        assert set(rule.fix.setup) <= setup_options, rule.code
+        assert not set(rule.fix.setup) & set(known), rule.code
         assert set(rule.fix.prep) <= set(PREP_STEPS), rule.code
         assert set(rule.fix.flags) <= options, rule.code
         argv = ["train"]
         for flag, value in rule.fix.flags.items():
-            if value is not None:
-                argv += [flag, "0.1" if isinstance(value, Planned) else value]
+            if isinstance(value, Planned):
+                argv += [flag, *planned[value.name]]
+            elif value is not None:
+                argv += [flag, value]
         build_parser().parse_args(argv)  # train accepts the values
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from lossdoctor.activations import ACTIVATIONS
+from lossdoctor.initializers import default_init
 from lossdoctor.network import Network, backward, forward, init_params, make_workspace
 from lossdoctor.optimizers import adam, apply_updates, global_norm, sgd
 from lossdoctor.training import Callback, History, fit, loss_and_grad
@@ -22,7 +23,7 @@ def _problem(dtype: type, head: str = "binary", activation: str = "tanh", n: int
     rng = np.random.default_rng(0)
     n_out = 3 if head == "softmax" else 1
     net = Network((5, 8, 6, n_out), activation, head)
-    params = init_params(net, rng, dtype=dtype)
+    params = init_params(net, rng, init=default_init(net.activation), dtype=dtype)
     for k in (1, 2, 3):  # non-zero biases, so that a bias mistake shows
         params[f"b{k}"] = rng.normal(size=params[f"b{k}"].shape).astype(dtype)
     X = rng.normal(size=(n, 5)).astype(dtype)

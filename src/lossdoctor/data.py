@@ -5,12 +5,16 @@ whose ``X`` is a finite, C-contiguous float64 matrix. Anything wrong raises :cla
 with a one-line message that names the file, the column and the offending value, so that the
 command line can print it as it is.
 
-Rows are counted from 0 after the header, the way pandas numbers them.
+Positions in a CSV file are file line numbers (1-based, the header is line 1); in Parquet and
+NPZ files, rows counted from 0.
 """
 
 from __future__ import annotations
 
+import csv
+import math
 import os
+import stat
 import zipfile
 from collections import Counter
 from collections.abc import Sequence
@@ -53,6 +57,16 @@ _MAX_LISTED = 8
 
 class DataError(ValueError):
     """Bad input data; the message names the file, column or value."""
+
+
+class UnsafeArchiveError(ValueError):
+    """An NPZ archive whose ``.npy`` headers claim more data than the file holds, or objects."""
+
+
+#: Limits on an NPZ archive, checked before any array is allocated.
+MAX_COMPRESSION_RATIO = 1024
+MAX_MEMBERS = 10_000
+MAX_HEADER_BYTES = 10_000
 
 
 class Dataset(NamedTuple):
@@ -139,6 +153,8 @@ def read_dataset(
     target: str | None = None,
     features: Sequence[str] | None = None,
     require_target: bool = True,
+    missing: str = "error",
+    text: str = "error",
 ) -> Dataset:
     """Read a data set from a CSV, Parquet or NPZ file and check it.
 
@@ -163,6 +179,13 @@ def read_dataset(
         when no target is named and none of the default names is present, and ``y`` is None
         when the target column has missing values (rows not labelled yet); the target column
         is never a feature.
+    missing : {"error", "keep"}, default "error"
+        ``"keep"``: missing feature values become NaN (for an imputer) instead of an error;
+        infinities are still refused. CSV and Parquet only.
+    text : {"error", "keep"}, default "error"
+        ``"keep"``: text feature columns are kept as strings (for a one-hot encoder) and ``X``
+        is then a :class:`pandas.DataFrame` of the feature columns (numbers as float64, text as
+        Python strings, NaN where missing). CSV and Parquet only.
 
     Returns
     -------
@@ -180,10 +203,17 @@ def read_dataset(
     """
     path = Path(path)
     source = str(path)
-    if not path.exists():
-        raise DataError(f"file not found: {source}")
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise DataError(f"file not found: {source}") from None
+    except OSError as exc:
+        raise DataError(f"cannot read {source}: {_first_line(exc)}") from None
+    if stat.S_ISDIR(mode):
         raise DataError(f"{source} is a directory, not a data file")
+    if not stat.S_ISREG(mode):
+        # A FIFO or a device would block or never end; only regular files are read.
+        raise DataError(f"{source} is not a regular file (a pipe or a device); give a data file")
     if features is not None:
         features = [str(f) for f in features]
         _check_unique(features, f"features requested from {source}")
@@ -202,7 +232,12 @@ def read_dataset(
         raise DataError(
             f"unsupported file type {suffix!r} for {source}; use one of: {', '.join(_SUPPORTED)}"
         )
-    return _from_frame(frame, source, target, features, require_target)
+    # In a CSV file, row 0 is line 2 (the header is line 1); Parquet has no lines.
+    first_line = 2 if name.endswith(_CSV_SUFFIXES) else None
+    dataset = _from_frame(
+        frame, source, target, features, require_target, first_line, missing, text
+    )
+    return dataset
 
 
 def infer_task(y: Any) -> str:
@@ -308,8 +343,19 @@ def _read_csv(path: Path, source: str) -> pd.DataFrame:
         frame = pd.read_csv(path, **options)
     except pd.errors.EmptyDataError:
         raise DataError(f"{source} is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError, ValueError) as exc:
+    except (
+        pd.errors.ParserError,
+        UnicodeDecodeError,
+        EOFError,
+        OSError,
+        ValueError,
+        csv.Error,  # the sniffer of .txt files: "Could not determine delimiter"
+        IndexError,
+        TypeError,
+    ) as exc:
         raise DataError(f"cannot read {source} as CSV: {_first_line(exc)}") from None
+    if header.shape[0] == 0 or frame.shape[1] == 0:
+        raise DataError(f"{source} is empty")
     # Blank header cells are NaN here and become distinct "Unnamed: k" columns in pandas.
     _check_unique([str(c) for c in header.iloc[0].dropna().tolist()], f"column names in {source}")
     return frame
@@ -340,9 +386,13 @@ def _from_frame(
     target: str | None,
     features: list[str] | None,
     require_target: bool,
+    first_line: int | None = None,
+    missing: str = "error",
+    text: str = "error",
 ) -> Dataset:
     import pandas as pd
 
+    keep_missing, keep_text = missing == "keep", text == "keep"
     columns = [str(c) for c in frame.columns]
     frame.columns = pd.Index(columns)
     if frame.shape[0] == 0:
@@ -350,7 +400,7 @@ def _from_frame(
 
     if target is not None and target not in columns:
         raise DataError(
-            f"unknown target column {target!r} in {source}; available columns: {_listing(columns)}"
+            f"unknown target column {target!r} in {source}; columns: {_all_names(columns)}"
         )
     if target is not None and features is not None and target in features:
         raise DataError(f"column {target!r} in {source} is both the target and a feature")
@@ -359,31 +409,44 @@ def _from_frame(
         target = next((c for c in DEFAULT_TARGETS if c in columns and c not in taken), None)
     if target is None and require_target:
         raise DataError(
-            f"no target column in {source}: name one with target=... (--target); "
-            f"columns: {_listing(columns)}"
+            f"no target column in {source} (none is named 'target' or 'y'): name one with "
+            f"--target COL (target= in Python); columns: {_all_names(columns)}"
         )
 
     if features is None:
         features = [c for c in columns if c != target]
     else:
-        missing = [f for f in features if f not in columns]
-        if missing:
+        absent = [f for f in features if f not in columns]
+        if absent:
             raise DataError(
-                f"feature columns not found in {source}: {_listing(missing)}; "
+                f"feature columns not found in {source}: {_listing(absent)}; "
                 f"available columns: {_listing(columns)}"
             )
     if not features:
         raise DataError(f"{source} has no feature columns besides the target {target!r}")
 
-    X = np.empty((frame.shape[0], len(features)), dtype=np.float64)
+    X: Any = np.empty((frame.shape[0], len(features)), dtype=np.float64)
+    text_columns = {}
     for j, name in enumerate(features):
-        X[:, j] = _numeric_column(frame[name], name, source)
-    _check_finite(X, features, source)
+        column = frame[name]
+        if keep_text and _is_text(column):
+            text_columns[name] = column.map(str, na_action="ignore").astype(object)
+            X[:, j] = 0.0
+            continue
+        X[:, j] = _numeric_column(column, name, source, first_line)
+    if keep_missing:
+        _check_finite(np.where(np.isnan(X), 0.0, X), features, source, first_line)
+    else:
+        _check_finite(X, features, source, first_line)
+    if keep_text:
+        X = pd.DataFrame(
+            {n: text_columns[n] if n in text_columns else X[:, j] for j, n in enumerate(features)}
+        )
 
     y = None
     if target is not None:
         try:
-            y = _target_column(frame[target], target, source)
+            y = _target_column(frame[target], target, source, first_line)
         except DataError:
             if require_target:
                 raise
@@ -391,7 +454,20 @@ def _from_frame(
     return Dataset(X=X, y=y, feature_names=list(features), target_name=target, source=source)
 
 
-def _numeric_column(column: pd.Series, name: str, source: str) -> np.ndarray:
+def _is_text(column: pd.Series) -> bool:
+    """Strings, categories or booleans stored as objects: what a one-hot encoder takes."""
+    import pandas as pd
+
+    dtype = column.dtype
+    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype):
+        return False
+    values = column.dropna()
+    return all(isinstance(v, (str, bool, np.bool_)) for v in values.tolist())
+
+
+def _numeric_column(
+    column: pd.Series, name: str, source: str, first_line: int | None = None
+) -> np.ndarray:
     """Return one feature column as float64 or say which value is not a number."""
     import pandas as pd
 
@@ -412,25 +488,33 @@ def _numeric_column(column: pd.Series, name: str, source: str) -> np.ndarray:
     if bad.any():
         row = int(np.argmax(bad))
         raise DataError(
-            f"column {name!r} in {source} is not numeric: value {column.iloc[row]!r} at row {row}"
+            f"column {name!r} in {source} is not numeric: value {column.iloc[row]!r} at "
+            f"{_position(row, first_line)}; one-hot encode text columns with --encode onehot"
         )
     return numeric
 
 
-def _target_column(column: pd.Series, name: str, source: str) -> np.ndarray:
+def _target_column(
+    column: pd.Series, name: str, source: str, first_line: int | None = None
+) -> np.ndarray:
     import pandas as pd
 
     missing = column.isna().to_numpy()
     if missing.any():
         raise DataError(
-            _count_message(f"target column {name!r} in {source} has", missing, "missing value")
+            _count_message(
+                f"target column {name!r} in {source} has", missing, "missing value", first_line
+            )
         )
     if pd.api.types.is_numeric_dtype(column.dtype):
         y = column.to_numpy()
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             raise DataError(
                 _count_message(
-                    f"target column {name!r} in {source} has", ~np.isfinite(y), "infinite value"
+                    f"target column {name!r} in {source} has",
+                    ~np.isfinite(y),
+                    "infinite value",
+                    first_line,
                 )
             )
         return y
@@ -448,10 +532,11 @@ def _read_npz(
     if not zipfile.is_zipfile(path):
         raise DataError(f"cannot read {source} as NPZ: it is not a zip archive of arrays")
     try:
-        # allow_pickle=False: an NPZ from elsewhere must not run code when loaded.
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        # Each header is checked against the file's size before its array is allocated, and
+        # object arrays (pickles) are refused.
+        with open(path, "rb") as f:
+            arrays = read_npz_arrays(f, os.fstat(f.fileno()).st_size)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, SyntaxError, KeyError) as exc:
         raise DataError(f"cannot read {source} as NPZ: {_first_line(exc)}") from None
     keys = sorted(arrays)
     if not arrays:
@@ -526,7 +611,63 @@ def _read_npz(
     return Dataset(X=X, y=y, feature_names=names, target_name=target, source=source)
 
 
-def _check_finite(X: np.ndarray, names: Sequence[str], source: str) -> None:
+def read_npz_arrays(f: Any, file_size: int, *, max_bytes: int = 4 * 2**30) -> dict[str, Any]:
+    """Every ``.npy`` member of the archive, each header checked before its data is allocated.
+
+    An array must hold no more bytes than its zip member declares, a stored (uncompressed)
+    member no more than the file itself, a compressed one no more than
+    :data:`MAX_COMPRESSION_RATIO` times its compressed size, and all together no more than
+    ``max_bytes``. Raises :class:`UnsafeArchiveError` (message without the path) when a header
+    claims too much or holds Python objects, zipfile's and NumPy's errors when damaged.
+    """
+    arrays: dict[str, Any] = {}
+    total = 0
+    with zipfile.ZipFile(f) as archive:
+        members = archive.infolist()
+        if len(members) > MAX_MEMBERS:
+            raise UnsafeArchiveError(f"it holds {len(members)} arrays, more than {MAX_MEMBERS}")
+        for member in members:
+            name = member.filename.removesuffix(".npy")
+            limit = member.file_size
+            if member.compress_type == zipfile.ZIP_STORED:
+                limit = min(limit, file_size)
+            else:
+                limit = min(limit, member.compress_size * MAX_COMPRESSION_RATIO)
+            with archive.open(member) as stream:
+                version = np.lib.format.read_magic(stream)
+                if version not in ((1, 0), (2, 0), (3, 0)):
+                    raise ValueError(f"array {name!r} has an unknown .npy version {version}")
+                reader = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, fortran, dtype = reader(stream, max_header_size=MAX_HEADER_BYTES)
+                if dtype.hasobject:
+                    raise UnsafeArchiveError(
+                        f"array {name!r} holds Python objects, which only a pickle can "
+                        "restore; lossdoctor never loads pickles"
+                    )
+                nbytes = math.prod(shape) * dtype.itemsize
+                total += nbytes
+                if nbytes > limit or total > max_bytes:
+                    raise UnsafeArchiveError(
+                        f"array {name!r} declares shape {shape} "
+                        f"({nbytes} bytes), more than the file holds ({limit} bytes for it, "
+                        f"{max_bytes} bytes in all)"
+                    )
+                data = stream.read(nbytes)
+                if len(data) != nbytes:
+                    raise EOFError(f"array {name!r} is cut short")
+                array = np.frombuffer(data, dtype=dtype)
+                array = array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
+                arrays[name] = array.copy()  # writable, like np.load's arrays
+    return arrays
+
+
+def _check_finite(
+    X: np.ndarray, names: Sequence[str], source: str, first_line: int | None = None
+) -> None:
     """Raise naming the first column of X that holds NaN or infinity."""
     bad = ~np.isfinite(X)
     if not bad.any():
@@ -534,8 +675,12 @@ def _check_finite(X: np.ndarray, names: Sequence[str], source: str) -> None:
     j = int(np.argmax(bad.any(axis=0)))
     raise DataError(
         _count_message(
-            f"column {names[j]!r} in {source} has", bad[:, j], "missing or non-finite value"
+            f"column {names[j]!r} in {source} has",
+            bad[:, j],
+            "missing or non-finite value",
+            first_line,
         )
+        + (": fill them with --impute mean|median|most_frequent" if first_line else "")
     )
 
 
@@ -554,10 +699,24 @@ def _as_1d_target(y: Any, what: str) -> np.ndarray:
     return y
 
 
-def _count_message(prefix: str, bad: np.ndarray, noun: str) -> str:
+def _count_message(prefix: str, bad: np.ndarray, noun: str, first_line: int | None = None) -> str:
     count = int(bad.sum())
     plural = "" if count == 1 else "s"
-    return f"{prefix} {count} {noun}{plural} (first at row {int(np.argmax(bad))})"
+    return (
+        f"{prefix} {count} {noun}{plural} (first at {_position(int(np.argmax(bad)), first_line)})"
+    )
+
+
+def _position(row: int, first_line: int | None) -> str:
+    """``line 4`` of a text file (1-based, header counted), else ``row 2`` (0-based)."""
+    return f"row {row}" if first_line is None else f"line {row + first_line}"
+
+
+def _all_names(names: Sequence[str]) -> str:
+    """Every name, as a command line takes it: ``a b 'two words'``."""
+    import shlex
+
+    return " ".join(shlex.quote(n) for n in names)
 
 
 def _listing(names: Sequence[str]) -> str:

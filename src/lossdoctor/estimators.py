@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .losses import get_head
 from .network import Network, Params, forward
@@ -29,11 +30,31 @@ from .runspec import (
     start_run,
     train,
 )
-from .training import FitResult, History
+from .training import FitResult, History, StopState
 
 __all__ = ["MLPClassifier", "MLPRegressor", "restore_fitted"]
 
-_OUT_ACTIVATION = {"binary": "logistic", "softmax": "softmax", "identity": "identity"}
+_OUT_ACTIVATION = {
+    "binary": "logistic",
+    "softmax": "softmax",
+    "identity": "identity",
+    "poisson": "exp",
+}
+_NON_FINITE = (
+    "Solver produced non-finite parameter weights. The input data may contain large values and "
+    "need to be preprocessed."
+)
+
+
+class StepSize(NamedTuple):
+    """scikit-learn's ``_optimizer`` as far as its tests read it: the current step size.
+
+    A plain record (the optimiser itself is a pair of closures and does not pickle);
+    ``partial_fit`` rebuilds the optimiser at this step size.
+    """
+
+    name: str
+    learning_rate: float
 
 
 class _BaseMLP(BaseEstimator):
@@ -63,10 +84,11 @@ class _BaseMLP(BaseEstimator):
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
-        n_iter_no_change: int | None = 10,
+        n_iter_no_change: float | None = 10,
+        max_fun: int = 15000,
         init: str | None = None,
         init_scale: float = 1.0,
-        dtype: str = "float64",
+        dtype: str | None = None,
         clip_norm: float | None = None,
         diagnose: bool = False,
     ) -> None:
@@ -92,6 +114,7 @@ class _BaseMLP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.init = init
         self.init_scale = init_scale
         self.dtype = dtype
@@ -102,53 +125,120 @@ class _BaseMLP(BaseEstimator):
     def _task(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _fit(self, X: Any, y: Any) -> _BaseMLP:
+    def _fit(
+        self, X: Any, y: Any, sample_weight: Any = None, *, incremental: bool = False
+    ) -> _BaseMLP:
         spec = make_spec(self.get_params())
-        dtype = spec.np_dtype
-        first = not (self.warm_start and hasattr(self, "params_"))
+        if incremental and spec.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        first = not hasattr(self, "coefs_") or not (self.warm_start or incremental)
         Xv, y = validate_data(
-            self, X, y, reset=first, dtype=dtype, multi_output=True, y_numeric=False
+            self, X, y, reset=first, accept_sparse=["csr", "csc"],
+            dtype=(np.float64, np.float32), multi_output=True,
+            y_numeric=isinstance(self, RegressorMixin),
+        )  # fmt: skip
+        dtype = spec.dtype_for(Xv)
+        X = (
+            Xv.astype(dtype, copy=False)
+            if hasattr(Xv, "tocsr")
+            else np.ascontiguousarray(Xv, dtype)
         )
-        X = np.ascontiguousarray(Xv, dtype=dtype)
-        if first:
-            self._set_target_encoding(fit_target_encoding(self._task(), y))
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
+        y = self._targets(y, first, incremental, spec)
         Y = self.target_encoding_.encode(y).astype(dtype, copy=False)
         head = self.target_encoding_.head
-        params, opt_state = None, None
+        net = spec.network(X.shape[1], Y.shape[1], head)
+        params, optimizer, opt_state, stops, t0 = None, None, None, None, 0
         if not first:
-            params, opt_state = self._warm_state(spec, spec.network(X.shape[1], Y.shape[1], head))
-        # A column vector is one target like a 1-d y (the encoder warns about it); stratify on
-        # it in the same way so that both give the same split.
-        one_column = y.ndim == 1 or y.shape[1] == 1
-        stratify = y.reshape(-1) if isinstance(self, ClassifierMixin) and one_column else None
-        run = start_run(spec, X, Y, head, params=params, stratify=stratify)
-        result = train(spec, run, opt_state=opt_state)
+            params = self._warm_params(net, dtype)
+            stops, t0 = self._stop_state(), int(getattr(self, "t_", 0))
+            if incremental and hasattr(self, "_optimizer"):
+                optimizer = spec.optimizer(self._optimizer.learning_rate)
+                opt_state = getattr(self, "optimizer_state_", None)
+                if opt_state is not None and type(opt_state) is not type(optimizer.init(params)):
+                    opt_state = None  # the solver or momentum was changed
+        # scikit-learn stratifies the early-stopping split on the binarised labels of a
+        # single-output classifier only.
+        binary = head == "binary" and not self.target_encoding_.multilabel
+        stratify = Y.astype(bool) if isinstance(self, ClassifierMixin) and binary else None
+        run = start_run(
+            spec, X, Y, head, params=params, stratify=stratify, sample_weight=sample_weight
+        )
+        result = train(
+            spec, run, optimizer=optimizer, opt_state=opt_state, stop_state=stops, t0=t0,
+            epochs=1 if incremental else None,
+        )  # fmt: skip
+        self._check_finite(result, spec)
         self._set_fitted(run.net, result, run.X.shape[0], first)
-        self._warn_about_stop(result.history)
+        if not incremental:
+            self._warn_about_stop(result.history)
         if self.diagnose:
             from .diagnostics.diagnose import diagnose_fitted
 
             self.diagnosis_ = diagnose_fitted(self, run.X, run.Y)
         return self
 
+    def _targets(self, y: NDArray, first: bool, incremental: bool, spec: RunSpec) -> NDArray:
+        """Fit the target encoding on a first fit, else check ``y`` against it (scikit-learn's
+        rules); a column-vector ``y`` becomes 1-d, with a DataConversionWarning."""
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change the "
+                "shape of y to (n_samples, ), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=4,
+            )
+            y = y.ravel()
+        if first and not (incremental and hasattr(self, "target_encoding_")):
+            self._set_target_encoding(fit_target_encoding(self._task(), y, spec.loss))
+        elif not incremental and self.target_encoding_.classes is not None:
+            from sklearn.utils.multiclass import unique_labels
+
+            classes = unique_labels(y)
+            if not self.target_encoding_.multilabel and set(classes) != set(self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as in the "
+                    f"previous call to fit. Previously got {self.classes_}, `y` has {classes}"
+                )
+        return y
+
+    def _warm_params(self, net: Network, dtype: np.dtype) -> Params:
+        """The weights a warm start or ``partial_fit`` continues from: ``coefs_`` and
+        ``intercepts_`` (which a user may have set)."""
+        params: Params = {}
+        for k, (W, b) in enumerate(zip(self.coefs_, self.intercepts_), 1):
+            params[f"W{k}"] = np.asarray(W, dtype=dtype)
+            params[f"b{k}"] = np.asarray(b, dtype=dtype).reshape(-1)
+        shapes = [(a, b) for a, b in zip(net.layer_sizes[:-1], net.layer_sizes[1:])]
+        if [params[f"W{k}"].shape for k in range(1, len(self.coefs_) + 1)] != shapes:
+            raise ValueError(
+                f"warm_start needs the same architecture; the model has layers "
+                f"{[W.shape for W in self.coefs_]} but the data and parameters give {net}"
+            )
+        return params
+
+    def _stop_state(self) -> StopState:
+        """What the stopping rules remembered from the last fit (scikit-learn keeps it)."""
+        best_loss = getattr(self, "best_loss_", None)
+        best_score = getattr(self, "best_validation_score_", None)
+        return StopState(
+            math.inf if best_loss is None else float(best_loss),
+            -math.inf if best_score is None else float(best_score),
+            int(getattr(self, "_no_improvement_count", 0)),
+        )
+
+    def _check_finite(self, result: FitResult, spec: RunSpec) -> None:
+        """scikit-learn's error for a run whose weights became non-finite before any epoch ended
+        (or whose L-BFGS result is non-finite); later divergence keeps the last finite weights."""
+        history = result.history
+        if history.stop_reason == "non-finite" and (
+            spec.solver == "lbfgs" or (not history.loss and not spec.early_stopping)
+        ):
+            raise ValueError(_NON_FINITE)
+
     def _set_target_encoding(self, encoding: TargetEncoding) -> None:
         self.target_encoding_ = encoding
-
-    def _warm_state(self, spec: RunSpec, net: Network) -> tuple[Params, Any]:
-        """The weights and optimiser state a warm start continues from."""
-        if self.network_ != net:
-            raise ValueError(
-                f"warm_start needs the same architecture; the model has {self.network_} "
-                f"but the data and parameters give {net}"
-            )
-        params, opt_state = self.params_, self.optimizer_state_
-        if any(p.dtype != spec.np_dtype for p in params.values()):
-            # dtype was changed since the last fit: go on in the new precision.
-            params = {k: p.astype(spec.np_dtype) for k, p in params.items()}
-            opt_state = None
-        if opt_state is not None and type(opt_state) is not type(spec.optimizer().init(params)):
-            opt_state = None  # the solver or momentum was changed: the old state does not apply
-        return params, opt_state
 
     def _set_fitted(self, net: Network, result: FitResult, n_samples: int, first: bool) -> None:
         history = result.history
@@ -157,6 +247,10 @@ class _BaseMLP(BaseEstimator):
         self.network_ = net
         self.params_ = result.params
         self.optimizer_state_ = result.opt_state
+        if result.optimizer is not None:
+            lr = result.optimizer.learning_rate
+            self._optimizer = StepSize(result.optimizer.name, lr if not callable(lr) else math.nan)
+        self._no_improvement_count = result.stop_state.no_improvement
         self.history_: History = history
         L = len(net.layer_sizes) - 1
         self.coefs_ = [result.params[f"W{k}"] for k in range(1, L + 1)]
@@ -165,10 +259,11 @@ class _BaseMLP(BaseEstimator):
         self.n_outputs_ = net.layer_sizes[-1]
         self.out_activation_ = _OUT_ACTIVATION[net.head]
         self.loss_curve_ = list(history.loss)
-        self.n_iter_ = len(history.loss)
-        self.t_ = n_samples * self.n_iter_
+        # scikit-learn: n_iter_ counts this fit's epochs, t_ the samples of every fit.
+        self.n_iter_ = len(result.history.loss)
+        self.t_ = (0 if first else int(getattr(self, "t_", 0))) + n_samples * self.n_iter_
         self.loss_ = history.loss[-1] if history.loss else math.nan
-        if self.early_stopping:
+        if self.early_stopping and self.solver != "lbfgs":
             self.validation_scores_ = list(history.val_score)
             # Epochs of earlier warm-started fits without early stopping have NaN scores.
             scored = [v for v in history.val_score if not math.isnan(v)]
@@ -183,6 +278,14 @@ class _BaseMLP(BaseEstimator):
         """Warn, as scikit-learn does, when training did not end by converging."""
         if history.stop_reason == "non-finite":
             warnings.warn(f"lossdoctor: {history.message}", RuntimeWarning, stacklevel=4)
+        elif history.stop_reason == "max_iter" and self.solver == "lbfgs":
+            warnings.warn(
+                f"lbfgs failed to converge after {self.n_iter_} iteration(s): "
+                f"{history.message}. Increase the number of iterations (max_iter) or scale "
+                "the data.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
         elif history.stop_reason == "max_iter" and self.n_iter_no_change is not None:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
@@ -193,9 +296,54 @@ class _BaseMLP(BaseEstimator):
 
     def _logits(self, X: ArrayLike) -> NDArray:
         check_is_fitted(self, "params_")
-        X = validate_data(self, X, reset=False, dtype=np.dtype(self.params_["W1"].dtype))
-        logits, _ = forward(self.network_, self.params_, np.ascontiguousarray(X))
+        X = validate_data(
+            self, X, reset=False, accept_sparse=["csr", "csc"],
+            dtype=np.dtype(self.params_["W1"].dtype),
+        )  # fmt: skip
+        rows: Any = X if hasattr(X, "tocsr") else np.ascontiguousarray(X)  # sparse stays sparse
+        with np.errstate(over="ignore", invalid="ignore"):
+            logits, _ = forward(self.network_, self.params_, rows)
+        bad = ~np.isfinite(logits).all(axis=1)
+        if bad.any() and not all(np.isfinite(w).all() for w in self.params_.values()):
+            raise ValueError(
+                "the model's weights hold NaN or infinity (its training diverged), so its "
+                "predictions would be NaN; refit with a smaller learning rate"
+            )
+        if bad.any():
+            idx = np.flatnonzero(bad)
+            shown = ", ".join(str(r) for r in idx[:10]) + (", ..." if idx.size > 10 else "")
+            largest = abs(rows[idx]).max()
+            raise ValueError(
+                f"the network's outputs are not finite (NaN or infinity) for {idx.size} of "
+                f"{bad.size} rows (0-based: {shown}); their inputs are too large for the "
+                f"weights (largest |x| there: {float(largest):.3g}): scale the inputs"
+            )
         return logits
+
+    def _stochastic(self) -> bool:
+        return self.solver != "lbfgs"
+
+    def _loss_grad_lbfgs(
+        self, packed: NDArray, X: Any, Y: NDArray, sample_weight: Any = None, *unused: Any
+    ) -> tuple[float, NDArray]:
+        """scikit-learn's private objective over the packed parameters (``W1..WL`` then
+        ``b1..bL``), computed by :func:`~lossdoctor.training.loss_and_grad`."""
+        from .training import loss_and_grad
+
+        L = len(self.network_.layer_sizes) - 1
+        order = [f"W{k}" for k in range(1, L + 1)] + [f"b{k}" for k in range(1, L + 1)]
+        params, start = {}, 0
+        for name in order:
+            shape = self.params_[name].shape
+            size = int(np.prod(shape))
+            params[name] = packed[start : start + size].reshape(shape)
+            start += size
+        Y = np.asarray(Y, dtype=np.float64)
+        Y = Y[:, None] if Y.ndim == 1 else Y
+        value, grads = loss_and_grad(
+            self.network_, params, np.asarray(X), Y, float(self.alpha), sample_weight=sample_weight
+        )
+        return value, np.concatenate([grads[name].ravel() for name in order])
 
 
 def restore_fitted(
@@ -326,19 +474,63 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.target_encoding_ = encoding
         self.classes_: NDArray = np.asarray(encoding.classes)
 
-    def fit(self, X: ArrayLike, y: ArrayLike) -> MLPClassifier:
+    def fit(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> MLPClassifier:
         """Fit the model to data matrix X and targets y.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or sparse matrix of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), optional
 
         Returns
         -------
         self
         """
-        self._fit(X, y)
+        self._fit(X, y, sample_weight)
+        return self
+
+    @available_if(lambda est: est._stochastic())
+    def partial_fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        classes: ArrayLike | None = None,
+    ) -> MLPClassifier:
+        """One epoch over the given data, continuing from the current weights.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+        classes : array-like of shape (n_classes,), optional
+            All the classes of every call; required on the first call, as in scikit-learn.
+
+        Returns
+        -------
+        self
+        """
+        from sklearn.utils.multiclass import type_of_target, unique_labels
+
+        known = getattr(self, "classes_", None)
+        if known is None and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        if classes is not None:
+            wanted = unique_labels(classes)
+            if known is not None and not np.array_equal(known, wanted):
+                raise ValueError(
+                    f"`classes={wanted!r}` is not the same as on last call to "
+                    f"partial_fit, was: {known!r}"
+                )
+            if known is None:
+                multilabel = type_of_target(y).startswith("multilabel")
+                labels = np.asarray(y) if multilabel else wanted
+                self._set_target_encoding(fit_target_encoding("classification", labels))
+        self._fit(X, y, sample_weight, incremental=True)
         return self
 
     def predict_proba(self, X: ArrayLike) -> NDArray:
@@ -373,6 +565,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -384,10 +577,57 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     those of :class:`MLPClassifier` (without ``classes_``).
     """
 
+    def __init__(
+        self,
+        hidden_layer_sizes: tuple[int, ...] | int = (100,),
+        activation: str = "relu",
+        *,
+        loss: str = "squared_error",
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: int | np.random.Generator | None = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: float | None = 10,
+        max_fun: int = 15000,
+        init: str | None = None,
+        init_scale: float = 1.0,
+        dtype: str | None = None,
+        clip_norm: float | None = None,
+        diagnose: bool = False,
+    ) -> None:
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, init=init,
+            init_scale=init_scale, dtype=dtype, clip_norm=clip_norm, diagnose=diagnose,
+        )  # fmt: skip
+        self.loss = loss
+
     def _task(self) -> str:
         return "regression"
 
-    def fit(self, X: ArrayLike, y: ArrayLike) -> MLPRegressor:
+    def fit(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> MLPRegressor:
         """Fit the model to data matrix X and targets y.
 
         ``y`` has shape (n_samples,) or (n_samples, n_targets).
@@ -396,15 +636,30 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         -------
         self
         """
-        self._fit(X, y)
+        self._fit(X, y, sample_weight)
+        return self
+
+    @available_if(lambda est: est._stochastic())
+    def partial_fit(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> MLPRegressor:
+        """One epoch over the given data, continuing from the current weights.
+
+        Returns
+        -------
+        self
+        """
+        self._fit(X, y, sample_weight, incremental=True)
         return self
 
     def predict(self, X: ArrayLike) -> NDArray:
         """Predicted values, ndarray of shape (n_samples,) or (n_samples, n_targets)."""
         logits = self._logits(X)
-        return logits[:, 0] if self.target_encoding_.y_ndim == 1 else logits
+        out = get_head(self.network_.head).output(logits)
+        return out[:, 0] if self.target_encoding_.y_ndim == 1 else out
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags

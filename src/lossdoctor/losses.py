@@ -14,7 +14,11 @@ head       output                  loss per sample
 binary     sigmoid(z)              ``softplus(z) - y z``  (binary cross-entropy)
 softmax    softmax(z)              ``logsumexp(z) - z_y``  (cross-entropy)
 identity   z                       ``0.5 * ||z - y||**2``  (squared error)
+poisson    exp(z)                  ``y log(y / exp(z)) - y + exp(z)``  (half deviance)
 =========  ======================  ==============================================
+
+Each loss takes an optional ``sample_weight``: the mean becomes ``sum_i w_i l_i / sum_i w_i``
+and the gradient's rows are scaled by ``w_i / sum w`` instead of ``1 / n`` (scikit-learn's).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ __all__ = [
     "binary_cross_entropy_hvp",
     "get_head",
     "log_sigmoid",
+    "poisson",
+    "poisson_hvp",
     "sigmoid",
     "softmax",
     "softmax_cross_entropy",
@@ -66,9 +72,27 @@ def _shifted(z: Array) -> Array:
     return np.maximum(shifted, -np.sqrt(np.finfo(z.dtype).max), out=shifted)
 
 
-def _mean(per_sample: Array) -> float:
+def _mean(per_sample: Array, scale: Array | None = None) -> float:
     # Divide before summing so that n large-but-finite terms cannot overflow the sum.
-    return float((per_sample / per_sample.shape[0]).sum())
+    if scale is None:
+        return float((per_sample / per_sample.shape[0]).sum())
+    return float((per_sample * (scale[:, 0] if per_sample.ndim == 1 else scale)).sum())
+
+
+def _row_scale(n: int, sample_weight: Array | None) -> Array | None:
+    """``w / sum(w)`` as a column (the weight of each row in a weighted mean), or None for 1 / n."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    return (w / w.sum())[:, None]
+
+
+def _scale_rows(d: Array, n: int, scale: Array | None) -> Array:
+    if scale is None:
+        d /= n
+    else:
+        d *= scale.astype(d.dtype, copy=False)
+    return d
 
 
 def softmax(z: Array) -> Array:
@@ -78,7 +102,9 @@ def softmax(z: Array) -> Array:
     return e
 
 
-def binary_cross_entropy(logits: Array, Y: Array) -> tuple[float, Array]:
+def binary_cross_entropy(
+    logits: Array, Y: Array, sample_weight: Array | None = None
+) -> tuple[float, Array]:
     """Mean binary cross-entropy of sigmoid outputs, from logits.
 
     Parameters
@@ -96,14 +122,16 @@ def binary_cross_entropy(logits: Array, Y: Array) -> tuple[float, Array]:
         ``(sigmoid(z) - y) / n_samples``.
     """
     n = logits.shape[0]
-    value = _mean(np.logaddexp(0, logits) - Y * logits)
+    scale = _row_scale(n, sample_weight)
+    value = _mean(np.logaddexp(0, logits) - Y * logits, scale)
     d = sigmoid(logits)
     d -= Y
-    d /= n
-    return value, d
+    return value, _scale_rows(d, n, scale)
 
 
-def softmax_cross_entropy(logits: Array, Y: Array) -> tuple[float, Array]:
+def softmax_cross_entropy(
+    logits: Array, Y: Array, sample_weight: Array | None = None
+) -> tuple[float, Array]:
     """Mean cross-entropy of softmax outputs, from logits.
 
     Parameters
@@ -123,14 +151,16 @@ def softmax_cross_entropy(logits: Array, Y: Array) -> tuple[float, Array]:
     shifted = _shifted(logits)
     e = np.exp(shifted)
     sums = e.sum(axis=1, keepdims=True)
-    value = _mean(np.log(sums[:, 0]) - (Y * shifted).sum(axis=1))
+    scale = _row_scale(n, sample_weight)
+    value = _mean(np.log(sums[:, 0]) - (Y * shifted).sum(axis=1), scale)
     e /= sums
     e -= Y
-    e /= n
-    return value, e
+    return value, _scale_rows(e, n, scale)
 
 
-def squared_error(logits: Array, Y: Array) -> tuple[float, Array]:
+def squared_error(
+    logits: Array, Y: Array, sample_weight: Array | None = None
+) -> tuple[float, Array]:
     """Half the mean squared error, summed over outputs.
 
     Parameters
@@ -147,9 +177,45 @@ def squared_error(logits: Array, Y: Array) -> tuple[float, Array]:
     """
     n = logits.shape[0]
     d = logits - Y
-    value = float(0.5 * np.vdot(d, d) / n)
-    d /= n
-    return value, d
+    scale = _row_scale(n, sample_weight)
+    if scale is None:
+        value = float(0.5 * np.vdot(d, d) / n)
+    else:
+        value = 0.5 * _mean((d * d).sum(axis=1), scale)
+    return value, _scale_rows(d, n, scale)
+
+
+def poisson(logits: Array, Y: Array, sample_weight: Array | None = None) -> tuple[float, Array]:
+    """Half the Poisson deviance with a log link, from logits (scikit-learn's ``poisson``).
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n_samples, n_outputs)
+        The log of the predicted means.
+    Y : ndarray of shape (n_samples, n_outputs)
+        Non-negative counts.
+    sample_weight : ndarray of shape (n_samples,), optional
+
+    Returns
+    -------
+    value : float
+        ``mean_i sum_j y log(y / exp(z)) - y + exp(z)`` (0 log 0 = 0).
+    d_logits : ndarray of shape (n_samples, n_outputs)
+        ``(exp(z) - y) / n_samples``.
+    """
+    n = logits.shape[0]
+    scale = _row_scale(n, sample_weight)
+    with np.errstate(over="ignore"):
+        mu = np.exp(logits)
+    ylogy = np.where(Y > 0, Y * np.log(np.where(Y > 0, Y, 1)), 0.0)
+    value = _mean((ylogy - Y * logits - Y + mu).sum(axis=1), scale)
+    mu -= Y
+    return value, _scale_rows(mu, n, scale)
+
+
+def poisson_hvp(logits: Array, R: Array) -> Array:
+    """Hessian of :func:`poisson` with respect to the logits, applied to ``R``: ``exp(z) R / n``."""
+    return np.exp(logits) * R / logits.shape[0]
 
 
 def binary_cross_entropy_hvp(logits: Array, R: Array) -> Array:
@@ -206,7 +272,7 @@ class Head(NamedTuple):
     Hessian-vector product of the loss with respect to the logits."""
 
     name: str
-    loss: Callable[[Array, Array], tuple[float, Array]]
+    loss: Callable[..., tuple[float, Array]]  # (logits, Y, sample_weight=None)
     output: Callable[[Array], Array]
     loss_hvp: Callable[[Array, Array], Array]
 
@@ -219,6 +285,7 @@ HEADS: dict[str, Head] = {
     "binary": Head("binary", binary_cross_entropy, sigmoid, binary_cross_entropy_hvp),
     "softmax": Head("softmax", softmax_cross_entropy, softmax, softmax_cross_entropy_hvp),
     "identity": Head("identity", squared_error, _identity, squared_error_hvp),
+    "poisson": Head("poisson", poisson, np.exp, poisson_hvp),
 }
 
 

@@ -39,6 +39,8 @@ import hmac
 import json
 import numbers
 import os
+import re
+import stat
 import zipfile
 import zlib
 from pathlib import Path
@@ -46,13 +48,16 @@ from typing import Any, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
+from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
+from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from ._version import __version__
 from .activations import ACTIVATIONS
 from .atomic import atomic_write
+from .data import UnsafeArchiveError, read_npz_arrays
 from .estimators import MLPClassifier, MLPRegressor, restore_fitted
 from .losses import HEADS
 from .network import Network
@@ -75,8 +80,15 @@ _SAFE_KINDS = "biufcUS"
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_MAGIC = b"\x80"
 _MLP = "mlp"
+_TARGET = "target"
 
-Model: TypeAlias = MLPClassifier | MLPRegressor | Pipeline
+#: Limits checked before anything is allocated: a model file is refused beyond them.
+MAX_FILE_BYTES = 4 * 2**30
+MAX_ARRAY_BYTES = 4 * 2**30
+MAX_METADATA_BYTES = 256 * 2**20
+MAX_JSON_DEPTH = 32
+
+Model: TypeAlias = MLPClassifier | MLPRegressor | Pipeline | TransformedTargetRegressor
 
 
 class ModelFileError(ValueError):
@@ -94,7 +106,9 @@ def save(model: Model, path: str | os.PathLike[str]) -> Path:
     model : MLPClassifier, MLPRegressor or sklearn.pipeline.Pipeline
         A fitted lossdoctor estimator, or a fitted pipeline of zero or more
         :class:`~sklearn.preprocessing.StandardScaler` steps followed by one (what
-        ``lossdoctor train --scale standard`` builds).
+        ``lossdoctor train --scale standard`` builds); either may be wrapped in a
+        :class:`~sklearn.compose.TransformedTargetRegressor` whose transformer is a
+        ``StandardScaler`` (``lossdoctor train --scale-target``).
     path : str or path-like
         Where to write; the name is used as given (no ``.npz`` is appended). An existing file
         is replaced only once the new one is complete.
@@ -123,15 +137,22 @@ def save(model: Model, path: str | os.PathLike[str]) -> Path:
     ``warm_start`` continuation of a loaded model starts the optimiser afresh.
     """
     arrays: dict[str, NDArray] = {}
+    target_transformer = None
+    if isinstance(model, TransformedTargetRegressor):
+        target_transformer = _target_scaler_to_file(model, arrays)
+        model = model.regressor_
     if isinstance(model, Pipeline):
         *scalers, (last_name, estimator) = model.steps
         steps = []
-        for name, step in scalers:
+        for position, (name, step) in enumerate(scalers):
+            if isinstance(step, ColumnTransformer) and position == 0:
+                steps.append(_columns_to_file(name, step, arrays))
+                continue
             if not isinstance(step, StandardScaler):
                 raise TypeError(
                     f"cannot save pipeline step {name!r} of type {type(step).__name__}; a "
-                    "lossdoctor model file holds StandardScaler steps followed by a lossdoctor "
-                    "estimator"
+                    "lossdoctor model file holds an optional ColumnTransformer (--impute, "
+                    "--encode), StandardScaler steps and a lossdoctor estimator"
                 )
             steps.append(_scaler_to_file(name, step, arrays))
         steps.append({"name": last_name, "kind": "estimator"})
@@ -151,6 +172,8 @@ def save(model: Model, path: str | os.PathLike[str]) -> Path:
         "steps": steps,
         "estimator": _estimator_to_file(estimator, arrays),
     }
+    if target_transformer is not None:
+        metadata["target_transformer"] = target_transformer
     text = json.dumps(metadata, sort_keys=True, allow_nan=True)
     arrays["metadata"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     arrays["digest"] = np.frombuffer(_digest(arrays), dtype=np.uint8)
@@ -202,9 +225,75 @@ def _estimator_to_file(est: MLPClassifier | MLPRegressor, arrays: dict[str, NDAr
     return out
 
 
+def _target_scaler_to_file(model: TransformedTargetRegressor, arrays: dict[str, NDArray]) -> dict:
+    """A fitted ``TransformedTargetRegressor`` whose transformer is a ``StandardScaler``
+    (``lossdoctor train --scale-target``): the scaler as step ``target``."""
+    check_is_fitted(model)
+    if model.func is not None or model.inverse_func is not None:
+        raise TypeError("cannot save a TransformedTargetRegressor with func/inverse_func")
+    if not isinstance(model.transformer_, StandardScaler):
+        raise TypeError(
+            "cannot save a TransformedTargetRegressor whose transformer is "
+            f"{type(model.transformer_).__name__}; a model file holds a StandardScaler"
+        )
+    out = _scaler_to_file(_TARGET, model.transformer_, arrays)
+    out["training_dim"] = int(model._training_dim)
+    return out
+
+
+def _columns_to_file(name: str, ct: ColumnTransformer, arrays: dict[str, NDArray]) -> dict:
+    """The ``ColumnTransformer`` of ``train --impute/--encode``: a ``OneHotEncoder`` on named
+    text columns and a ``SimpleImputer`` (or passthrough) on named numeric columns."""
+    check_is_fitted(ct)
+    if "." in name or name in ("metadata", "digest", _MLP, _TARGET):
+        raise TypeError(f"cannot save a pipeline step named {name!r}")
+    out: dict[str, Any] = {
+        "name": name,
+        "kind": "ColumnTransformer",
+        "feature_names_in": [str(c) for c in ct.feature_names_in_],
+        "onehot": None,
+        "impute": None,
+    }
+    for part, fitted, columns in ct.transformers_:
+        cols = [str(c) for c in columns]
+        if part == "remainder" and fitted == "drop":
+            continue
+        if part == "onehot" and isinstance(fitted, OneHotEncoder):
+            plain = fitted.handle_unknown == "ignore" and fitted.drop is None
+            plain = plain and fitted.max_categories is None and fitted.min_frequency is None
+            if not plain or fitted.sparse_output:
+                raise TypeError("cannot save a OneHotEncoder other than train --encode's")
+            has_nan = []
+            for k, categories in enumerate(fitted.categories_):
+                values = [v for v in categories.tolist() if not _is_nan(v)]
+                has_nan.append(len(values) < len(categories))
+                arrays[f"{name}.categories{k}"] = np.asarray([str(v) for v in values], dtype=str)
+            out["onehot"] = {"columns": cols, "has_nan": has_nan}
+        elif part == "impute" and (fitted == "passthrough" or isinstance(fitted, SimpleImputer)):
+            strategy = None
+            if isinstance(fitted, SimpleImputer):
+                strategy = str(fitted.strategy)
+                if strategy not in ("mean", "median", "most_frequent"):
+                    raise TypeError(f"cannot save a SimpleImputer with strategy {strategy!r}")
+                arrays[f"{name}.statistics"] = np.asarray(fitted.statistics_, dtype=np.float64)
+            out["impute"] = {"columns": cols, "strategy": strategy}
+        else:
+            raise TypeError(
+                f"cannot save column transformer part {part!r} of type {type(fitted).__name__}"
+            )
+    if out["impute"] is None:
+        raise TypeError("cannot save a ColumnTransformer without its numeric part")
+    return out
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and value != value
+
+
 def _scaler_to_file(name: str, scaler: StandardScaler, arrays: dict[str, NDArray]) -> dict:
     check_is_fitted(scaler)
-    if "." in name or name in ("metadata", "digest", _MLP):
+    taken = any(key.startswith(f"{name}.") for key in arrays)  # "target", when wrapped
+    if "." in name or name in ("metadata", "digest", _MLP) or taken:
         # Array names are "<step>.<attribute>", so a step name must not be ambiguous.
         raise TypeError(f"cannot save a pipeline step named {name!r}")
     for attr in ("mean", "var", "scale"):
@@ -331,50 +420,78 @@ def load(path: str | os.PathLike[str]) -> Model:
         )
     try:
         return _build(meta, arrays)
-    except ModelFileError:
-        raise
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path} {exc}") from None
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         raise ModelFileError(f"{path} has inconsistent contents: {_describe(exc)}") from None
 
 
 def _read_arrays(path: Path) -> dict[str, NDArray]:
     try:
-        with open(path, "rb") as f:
-            head = f.read(4)
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is then refused below.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise ModelFileError(f"model file not found: {path}") from None
     except IsADirectoryError:
         raise ModelFileError(f"{path} is a directory, not a model file") from None
     except OSError as exc:
         raise ModelFileError(f"cannot read model file {path}: {_describe(exc)}") from None
-    if head.startswith(_PICKLE_MAGIC):
-        raise ModelFileError(
-            f"{path} is a pickle, not a lossdoctor model file; lossdoctor never loads pickles "
-            "because loading one can run arbitrary code"
-        )
-    if head != _ZIP_MAGIC:
-        raise ModelFileError(f"{path} is not a lossdoctor model file (not an NPZ archive)")
-    try:
-        # Our own file object: np.load leaks the one it opens when a damaged zip fails to parse.
-        # allow_pickle=False: an object array in the archive raises instead of running code.
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
-        raise ModelFileError(
-            f"{path} is truncated or damaged and cannot be read as a model file: {_describe(exc)}"
-        ) from None
-    except NotImplementedError as exc:  # an unsupported zip compression method
-        raise ModelFileError(f"{path} cannot be read: {_describe(exc)}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        what = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise ModelFileError(f"{path} is {what}, not a model file")
+    os.set_blocking(fd, True)
+    with os.fdopen(fd, "rb") as f:
+        if info.st_size > MAX_FILE_BYTES:
+            raise ModelFileError(
+                f"{path} is {info.st_size} bytes, more than a model file may be "
+                f"({MAX_FILE_BYTES} bytes)"
+            )
+        head = f.read(4)
+        if head.startswith(_PICKLE_MAGIC):
+            raise ModelFileError(
+                f"{path} is a pickle, not a lossdoctor model file; lossdoctor never loads "
+                "pickles because loading one can run arbitrary code"
+            )
+        if head != _ZIP_MAGIC:
+            raise ModelFileError(f"{path} is not a lossdoctor model file (not an NPZ archive)")
+        f.seek(0)
+        try:
+            return read_npz_arrays(f, info.st_size, max_bytes=MAX_ARRAY_BYTES)
+        except UnsafeArchiveError as exc:
+            raise ModelFileError(f"{path} cannot be read: {exc}") from None
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            EOFError,
+            OSError,
+            ValueError,
+            KeyError,
+            SyntaxError,
+        ) as exc:
+            raise ModelFileError(
+                f"{path} is truncated or damaged and cannot be read as a model file: "
+                f"{_describe(exc)}"
+            ) from None
+        except NotImplementedError as exc:  # an unsupported zip compression method
+            raise ModelFileError(f"{path} cannot be read: {_describe(exc)}") from None
 
 
 def _read_metadata(path: Path, raw: NDArray) -> dict[str, Any]:
     try:
         if raw.dtype != np.uint8 or raw.ndim != 1:
             raise ValueError(f"metadata array has dtype {raw.dtype} and shape {raw.shape}")
-        meta = json.loads(raw.tobytes().decode("utf-8"))
+        text = raw.tobytes()
+        if len(text) > MAX_METADATA_BYTES:
+            raise ValueError(f"{len(text)} bytes, more than {MAX_METADATA_BYTES}")
+        depth = _json_depth(text)
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested {depth} deep, more than {MAX_JSON_DEPTH}")
+        meta = json.loads(text.decode("utf-8"))
         if not isinstance(meta, dict):
             raise ValueError("metadata is not a JSON object")
-    except ValueError as exc:  # includes JSONDecodeError and UnicodeDecodeError
+    except (ValueError, RecursionError) as exc:  # includes JSONDecodeError, UnicodeDecodeError
         raise ModelFileError(
             f"{path} is not a lossdoctor model file: unreadable metadata ({_describe(exc)})"
         ) from None
@@ -395,7 +512,34 @@ def _read_metadata(path: Path, raw: NDArray) -> dict[str, Any]:
     return meta
 
 
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _json_depth(text: bytes) -> int:
+    """How deeply arrays and objects nest in a JSON text (strings skipped), without parsing it."""
+    codes = np.frombuffer(_JSON_STRING.sub(b'""', text), dtype=np.uint8)
+    steps = np.isin(codes, (ord("["), ord("{"))).astype(np.int64)
+    steps -= np.isin(codes, (ord("]"), ord("}")))
+    return int(np.cumsum(steps).max(initial=0))
+
+
 def _build(meta: dict[str, Any], arrays: dict[str, NDArray]) -> Model:
+    model = _model_from_file(meta, arrays)
+    target = meta.get("target_transformer")
+    if target is None:
+        return model
+    scaler = _scaler_from_file(target, arrays)
+    wrapped = TransformedTargetRegressor(regressor=model, transformer=StandardScaler())
+    wrapped.regressor_ = model
+    wrapped.transformer_ = scaler
+    wrapped._training_dim = int(target["training_dim"])
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        wrapped.feature_names_in_ = names
+    return wrapped
+
+
+def _model_from_file(meta: dict[str, Any], arrays: dict[str, NDArray]) -> Model:
     estimator = _estimator_from_file(meta["estimator"], arrays)
     if meta["model"] == "estimator":
         return estimator
@@ -403,7 +547,13 @@ def _build(meta: dict[str, Any], arrays: dict[str, NDArray]) -> Model:
         raise ValueError(f"unknown model kind {meta['model']!r}")
     *scaler_steps, last = meta["steps"]
     steps: list[tuple[str, Any]] = [
-        (step["name"], _scaler_from_file(step, arrays)) for step in scaler_steps
+        (
+            step["name"],
+            _columns_from_file(step, arrays)
+            if step["kind"] == "ColumnTransformer"
+            else _scaler_from_file(step, arrays),
+        )
+        for step in scaler_steps
     ]
     steps.append((str(last["name"]), estimator))
     return Pipeline(steps)
@@ -473,6 +623,64 @@ def _check_weights(net: Network, weights: dict[str, NDArray]) -> None:
                 f"layer {k} has weights of shape {weights[f'W{k}'].shape} and "
                 f"{weights[f'b{k}'].shape}, expected ({fan_in}, {fan_out}) and ({fan_out},)"
             )
+    for name, w in weights.items():
+        bad = ~np.isfinite(w)
+        if bad.any():
+            raise ModelFileError(
+                f"has weights {name} with {int(bad.sum())} non-finite values (NaN or infinity), so "
+                "every prediction would be NaN: the model was saved from a diverged run"
+            )
+
+
+def _columns_from_file(meta: dict[str, Any], arrays: dict[str, NDArray]) -> ColumnTransformer:
+    """Rebuild the fitted ColumnTransformer by fitting the same one to a small frame with the
+    saved categories, then setting the imputer's saved statistics (no private attributes)."""
+    import pandas as pd
+
+    name = meta["name"]
+    names = [str(n) for n in meta["feature_names_in"]]
+    onehot, impute = meta["onehot"], meta["impute"]
+    transformers: list[tuple[str, Any, list[str]]] = []
+    values: dict[str, list[Any]] = {}
+    if onehot is not None:
+        for k, column in enumerate(onehot["columns"]):
+            saved = arrays[f"{name}.categories{k}"]
+            if saved.ndim != 1 or saved.dtype.kind != "U":
+                raise ValueError(f"categories of column {column!r} have shape {saved.shape}")
+            values[str(column)] = saved.tolist() + ([np.nan] if onehot["has_nan"][k] else [])
+        encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        transformers.append(("onehot", encoder, [str(c) for c in onehot["columns"]]))
+    strategy = impute["strategy"]
+    numeric = [str(c) for c in impute["columns"]]
+    imputer = SimpleImputer(strategy=strategy) if strategy is not None else "passthrough"
+    transformers.append(("impute", imputer, numeric))
+    if sorted(values) + sorted(numeric) != sorted(names) and set(values) | set(numeric) != set(
+        names
+    ):
+        raise ValueError("the column transformer's columns do not match its input columns")
+    n_rows = max([len(v) for v in values.values()] + [1])
+    frame = pd.DataFrame(
+        {
+            c: pd.Series([values[c][i % len(values[c])] for i in range(n_rows)], dtype=object)
+            if c in values
+            else np.zeros(n_rows)
+            for c in names
+        }
+    )
+    ct = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+    ct.fit(frame)
+    if onehot is not None:
+        fitted = ct.named_transformers_["onehot"].categories_
+        for column, categories in zip(onehot["columns"], fitted, strict=True):
+            expected = values[str(column)]
+            if [str(v) for v in categories.tolist()] != [str(v) for v in expected]:
+                raise ValueError(f"categories of column {column!r} are not sorted and unique")
+    if strategy is not None:
+        statistics = arrays[f"{name}.statistics"]
+        if statistics.shape != (len(numeric),) or statistics.dtype.kind != "f":
+            raise ValueError(f"imputer statistics have shape {statistics.shape}")
+        ct.named_transformers_["impute"].statistics_ = statistics
+    return ct
 
 
 def _scaler_from_file(meta: dict[str, Any], arrays: dict[str, NDArray]) -> StandardScaler:

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from .activations import get_activation
-from .initializers import default_init, get_initializer
+from .initializers import DEFAULT_INIT, get_initializer
 from .losses import get_head
 
 __all__ = [
@@ -70,16 +70,21 @@ def init_params(
     init_scale: float = 1.0,
     dtype: DTypeLike = np.float64,
 ) -> Params:
-    """Draw initial weights; biases start at zero.
+    """Draw initial weights.
+
+    The default, ``sklearn_uniform``, is scikit-learn's draw: for each layer in turn, the weights
+    and then the biases uniform in +-``init_scale * sqrt(factor / (fan_in + fan_out))``, factor 2
+    for the logistic activation and 6 otherwise, so that the same ``RandomState`` gives the same
+    weights as ``sklearn.neural_network``. Every other initialiser draws the weights only; their
+    biases start at zero.
 
     Parameters
     ----------
     net : Network
-    rng : numpy.random.Generator
+    rng : numpy.random.Generator or numpy.random.RandomState
         The only source of randomness.
     init : str, optional
-        Name of an initialiser in :mod:`lossdoctor.initializers`; by default the one that fits the
-        activation (Glorot for tanh/sigmoid, He for ReLU).
+        Name of an initialiser in :mod:`lossdoctor.initializers`; by default ``sklearn_uniform``.
     init_scale : float
         Multiplies the initialiser's scale.
     dtype : dtype
@@ -90,13 +95,19 @@ def init_params(
     params : dict of str to ndarray
         ``W1, b1, ..., WL, bL`` in forward order.
     """
-    draw = get_initializer(init if init is not None else default_init(net.activation))
+    name = init if init is not None else DEFAULT_INIT
+    draw = get_initializer(name)
     params: Params = {}
     for k, (fan_in, fan_out) in enumerate(zip(net.layer_sizes[:-1], net.layer_sizes[1:]), 1):
-        params[f"W{k}"] = np.ascontiguousarray(
-            draw(rng, (fan_in, fan_out), init_scale), dtype=dtype
-        )
-        params[f"b{k}"] = np.zeros(fan_out, dtype=dtype)
+        if name == "sklearn_uniform":
+            factor = 2.0 if net.activation in ("logistic", "sigmoid") else 6.0
+            bound = init_scale * np.sqrt(factor / (fan_in + fan_out))
+            W = rng.uniform(-bound, bound, (fan_in, fan_out))
+            b = rng.uniform(-bound, bound, fan_out)
+        else:
+            W, b = draw(rng, (fan_in, fan_out), init_scale), np.zeros(fan_out)
+        params[f"W{k}"] = np.ascontiguousarray(W, dtype=dtype)
+        params[f"b{k}"] = np.ascontiguousarray(b, dtype=dtype)
     return params
 
 
@@ -159,7 +170,8 @@ def forward(
     ----------
     net : Network
     params : dict of str to ndarray
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray or scipy sparse matrix of shape (n_samples, n_features)
+        A sparse ``X`` (CSR or CSC) enters the first layer as a sparse product.
     workspace : Workspace, optional
         Arrays to write the layer outputs into (see :class:`Workspace`); by default new ones.
 
@@ -177,7 +189,10 @@ def forward(
     A = X
     for k in range(1, L + 1):
         out = None if workspace is None else workspace.outputs[k - 1]
-        Z = np.matmul(A, params[f"W{k}"], out=out)
+        if isinstance(A, np.ndarray):
+            Z = np.matmul(A, params[f"W{k}"], out=out)
+        else:  # a sparse X
+            Z = np.asarray(A @ params[f"W{k}"])
         Z += params[f"b{k}"]
         if k < L:
             A = act.forward(Z, Z)  # in place: Z is not needed once A exists
@@ -224,7 +239,10 @@ def backward(
         ones = np.ones(delta.shape[0], delta.dtype)
     for k in range(n_layers(net), 0, -1):
         A_prev = trace[k - 1]
-        grads[f"W{k}"] = np.matmul(A_prev.T, delta, out=None if out is None else out[f"W{k}"])
+        if isinstance(A_prev, np.ndarray):
+            grads[f"W{k}"] = np.matmul(A_prev.T, delta, out=None if out is None else out[f"W{k}"])
+        else:  # a sparse X
+            grads[f"W{k}"] = np.asarray(A_prev.T @ delta)
         grads[f"b{k}"] = np.matmul(ones, delta, out=None if out is None else out[f"b{k}"])
         if k > 1:  # no gradient with respect to the input X
             W_T = params[f"W{k}"].T

@@ -29,10 +29,10 @@ from numpy.typing import NDArray
 
 from . import schedules
 from .activations import ACTIVATIONS
-from .initializers import INITIALIZERS
+from .initializers import DEFAULT_INIT, INITIALIZERS
 from .network import Network, Params, init_params
 from .optimizers import Optimizer, adam, sgd
-from .training import Callback, FitResult, fit
+from .training import Callback, EpochRate, FitResult, StopState, fit, fit_lbfgs
 
 __all__ = [
     "CLASSIC_SETUP",
@@ -48,9 +48,10 @@ __all__ = [
     "train",
 ]
 
-SOLVERS = ("gd", "sgd", "adam")
-LR_SCHEDULES = ("constant", "invscaling")
+SOLVERS = ("gd", "sgd", "adam", "lbfgs")
+LR_SCHEDULES = ("constant", "invscaling", "adaptive")
 DTYPES = ("float64", "float32")
+LOSSES = ("squared_error", "poisson")
 
 
 # -- the constraints, declared once ---------------------------------------------------------------
@@ -91,12 +92,19 @@ CONSTRAINTS: tuple[Constraint, ...] = (
         "unknown activation {value!r}; expected one of: " + ", ".join(sorted(ACTIVATIONS)),
     ),
     Constraint(
-        "solver", lambda v: v in SOLVERS, "unknown solver {value!r}; expected one of: gd, sgd, adam"
+        "solver",
+        lambda v: v in SOLVERS,
+        "unknown solver {value!r}; expected one of: gd, sgd, adam, lbfgs",
     ),
     Constraint(
         "learning_rate",
         lambda v: v in LR_SCHEDULES or callable(v),
-        "learning_rate must be 'constant', 'invscaling' or a schedule, got {value!r}",
+        "learning_rate must be 'constant', 'invscaling', 'adaptive' or a schedule, got {value!r}",
+    ),
+    Constraint(
+        "loss",
+        lambda v: v in LOSSES,
+        "unknown loss {value!r}; expected one of: squared_error, poisson",
     ),
     Constraint(
         "init",
@@ -104,7 +112,9 @@ CONSTRAINTS: tuple[Constraint, ...] = (
         "unknown init {value!r}; expected one of: " + ", ".join(INITIALIZERS),
     ),
     Constraint(
-        "dtype", lambda v: str(v) in DTYPES, "dtype must be 'float64' or 'float32', got {value!r}"
+        "dtype",
+        lambda v: v is None or str(v) in DTYPES,
+        "dtype must be None, 'float64' or 'float32', got {value!r}",
     ),
     Constraint(
         "learning_rate_init",
@@ -125,6 +135,11 @@ CONSTRAINTS: tuple[Constraint, ...] = (
         lambda v: isinstance(v, numbers.Integral) and int(v) > 0,
         "max_iter must be a positive integer, got {value!r}",
     ),
+    Constraint(
+        "max_fun",
+        lambda v: isinstance(v, numbers.Integral) and int(v) > 0,
+        "max_fun must be a positive integer, got {value!r}",
+    ),
     Constraint("momentum", _unit_interval, "momentum must be in [0, 1), got {value!r}"),
     Constraint("beta_1", _unit_interval, "beta_1 must be in [0, 1), got {value!r}"),
     Constraint("beta_2", _unit_interval, "beta_2 must be in [0, 1), got {value!r}"),
@@ -136,8 +151,8 @@ CONSTRAINTS: tuple[Constraint, ...] = (
     ),
     Constraint(
         "n_iter_no_change",
-        lambda v: v is None or (isinstance(v, numbers.Integral) and int(v) > 0),
-        "n_iter_no_change must be a positive integer or None, got {value!r}",
+        lambda v: v is None or (isinstance(v, numbers.Integral) and int(v) > 0) or v == math.inf,
+        "n_iter_no_change must be a positive integer, inf or None, got {value!r}",
     ),
     Constraint(
         "batch_size",
@@ -203,10 +218,12 @@ class RunSpec:
     beta_1: float = 0.9
     beta_2: float = 0.999
     epsilon: float = 1e-8
-    n_iter_no_change: int | None = 10
+    n_iter_no_change: float | None = 10
+    max_fun: int = 15000
+    loss: str = "squared_error"  # the regressor's; a classifier's loss follows its targets
     init: str | None = None
     init_scale: float = 1.0
-    dtype: str = "float64"
+    dtype: str | None = None  # None: float32 data trains in float32, anything else in float64
     clip_norm: float | None = None
     diagnose: bool = False
 
@@ -217,29 +234,70 @@ class RunSpec:
     # -- the pieces of a run, each derived here and nowhere else --
     @property
     def np_dtype(self) -> np.dtype:
-        """The precision of the weights and of every step of training."""
-        return np.dtype(self.dtype)
+        """The precision of the weights and of every step of training (float64 for None)."""
+        return np.dtype("float64" if self.dtype is None else self.dtype)
+
+    def dtype_for(self, X: Any) -> np.dtype:
+        """The precision of a run on ``X``: ``dtype``, or with None the data's (float32 stays
+        float32, anything else is float64), as scikit-learn keeps the input's precision."""
+        if self.dtype is not None:
+            return np.dtype(self.dtype)
+        kind = getattr(X, "dtype", None)
+        return np.dtype(np.float32) if kind == np.float32 else np.dtype(np.float64)
+
+    @property
+    def sklearn_draws(self) -> bool:
+        """Whether the run draws as scikit-learn does: its weights from a legacy ``RandomState``
+        (``check_random_state``), then the early-stopping split and the shuffling from it too.
+
+        So it does with the default ``init`` unless ``random_state`` is a ``Generator``.
+        """
+        default = self.init is None or self.init == DEFAULT_INIT
+        return default and not isinstance(self.random_state, np.random.Generator)
 
     @property
     def optimizer_kind(self) -> OptimizerKind:
         """Which optimiser these parameters give, as :func:`stability_threshold` names it."""
         if self.solver == "adam":
             return OptimizerKind("adam", float(self.beta_1), False)
+        if self.solver == "lbfgs":
+            return OptimizerKind("lbfgs", 0.0, False)
         momentum = float(self.momentum)
         nesterov = bool(self.nesterovs_momentum and momentum > 0)
         name = "gd" if momentum == 0 else ("nesterov" if nesterov else "momentum")
         return OptimizerKind(name, momentum, nesterov)
 
     def schedule(self) -> float | schedules.Schedule:
-        """The step size: a float, or a schedule of the update count."""
+        """The step size: a float, or a schedule of the update count.
+
+        ``invscaling`` and ``adaptive`` change the step between epochs (:meth:`epoch_rate`), as
+        scikit-learn does, and only for ``sgd`` and ``gd``: Adam ignores ``learning_rate``.
+        """
         if callable(self.learning_rate):
             return self.learning_rate  # type: ignore[no-any-return]
-        if self.learning_rate == "invscaling":
-            return schedules.inverse_scaling(float(self.learning_rate_init), self.power_t)
         return float(self.learning_rate_init)
 
+    def epoch_rate(self, t0: int = 0) -> EpochRate | None:
+        """scikit-learn's changes of the step size between epochs, or None.
+
+        ``t0`` is the number of samples seen by earlier runs (``t_``).
+        """
+        if self.solver not in ("sgd", "gd") or self.learning_rate not in ("invscaling", "adaptive"):
+            return None
+        return EpochRate(
+            self.learning_rate,
+            self.optimizer,
+            float(self.learning_rate_init),
+            float(self.power_t),
+            int(t0),
+        )
+
     def optimizer(self, learning_rate: float | schedules.Schedule | None = None) -> Optimizer:
-        """The optimiser, at :meth:`schedule` or at the given ``learning_rate``."""
+        """The optimiser, at :meth:`schedule` or at the given ``learning_rate``.
+
+        ``lbfgs`` has no step size: its optimiser is plain descent at ``learning_rate_init``,
+        which only the range test and the sweep use (training with lbfgs goes through SciPy).
+        """
         lr = self.schedule() if learning_rate is None else learning_rate
         if self.solver == "adam":
             return adam(lr, self.beta_1, self.beta_2, self.epsilon)
@@ -253,10 +311,18 @@ class RunSpec:
             return min(200, n_samples)
         return min(int(self.batch_size), n_samples)
 
-    def rng(self) -> np.random.Generator:
-        """The run's generator; the global NumPy RNG is never used."""
+    def rng(self) -> np.random.Generator | np.random.RandomState:
+        """The run's generator; the global NumPy RNG is never used.
+
+        With :attr:`sklearn_draws` a ``RandomState`` as ``check_random_state`` gives it (a new
+        one seeded from the operating system for None), else a ``Generator``.
+        """
         if isinstance(self.random_state, np.random.Generator):
             return self.random_state
+        if self.sklearn_draws:
+            if isinstance(self.random_state, np.random.RandomState):
+                return self.random_state
+            return np.random.RandomState(self.random_state)
         if isinstance(self.random_state, np.random.RandomState):
             # A legacy RandomState seeds a Generator.
             return np.random.default_rng(self.random_state.randint(2**31 - 1))
@@ -266,10 +332,20 @@ class RunSpec:
         """The network for data of ``n_features`` inputs and ``n_outputs`` encoded targets."""
         return Network((n_features, *self.hidden_layer_sizes, n_outputs), self.activation, head)
 
-    def initial_params(self, net: Network, rng: np.random.Generator) -> Params:
-        """Draw the initial weights (the first draws of every run)."""
+    def initial_params(
+        self,
+        net: Network,
+        rng: np.random.Generator | np.random.RandomState,
+        dtype: Any = None,
+    ) -> Params:
+        """Draw the initial weights (the first draws of every run), in ``dtype`` (by default
+        :attr:`np_dtype`)."""
         return init_params(
-            net, rng, init=self.init, init_scale=self.init_scale, dtype=self.np_dtype
+            net,
+            rng,  # type: ignore[arg-type]
+            init=self.init,
+            init_scale=self.init_scale,
+            dtype=self.np_dtype if dtype is None else dtype,
         )
 
 
@@ -324,7 +400,8 @@ def make_spec(params: Mapping[str, Any], *, caller: str = "the set-up") -> RunSp
         if rule.when(params) and not rule.check(value):
             raise ValueError(rule.message.format(value=value))
     sizes = hidden_sizes(params["hidden_layer_sizes"])
-    return RunSpec(**{**params, "hidden_layer_sizes": sizes, "dtype": str(params["dtype"])})
+    dtype = None if params["dtype"] is None else str(params["dtype"])
+    return RunSpec(**{**params, "hidden_layer_sizes": sizes, "dtype": dtype})
 
 
 # -- targets ---------------------------------------------------------------------------------------
@@ -387,13 +464,15 @@ def _class_labels(y: NDArray, *, warn: bool) -> NDArray:
     return y
 
 
-def fit_target_encoding(task: str, y: NDArray) -> TargetEncoding:
+def fit_target_encoding(task: str, y: NDArray, loss: str = "squared_error") -> TargetEncoding:
     """The encoding of a first fit: classes and head for classification, shape for regression.
 
     Parameters
     ----------
     task : {"classification", "regression"}
     y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+    loss : {"squared_error", "poisson"}
+        The regressor's loss: ``poisson`` gives the ``poisson`` head (log link).
 
     Raises
     ------
@@ -401,7 +480,8 @@ def fit_target_encoding(task: str, y: NDArray) -> TargetEncoding:
         For a classification target with fewer than two classes.
     """
     if task == "regression":
-        return TargetEncoding("identity", None, False, np.asarray(y).ndim)
+        head = "poisson" if loss == "poisson" else "identity"
+        return TargetEncoding(head, None, False, np.asarray(y).ndim)
     from sklearn.utils.multiclass import type_of_target
 
     y = _class_labels(y, warn=False)  # encode() warns, once
@@ -424,8 +504,9 @@ class Run:
     params: Params
     X: NDArray
     Y: NDArray
-    rng: np.random.Generator
+    rng: np.random.Generator | np.random.RandomState
     validation: tuple[NDArray, NDArray] | None = None
+    sample_weight: NDArray | None = None
 
 
 def start_run(
@@ -436,7 +517,8 @@ def start_run(
     *,
     params: Params | None = None,
     stratify: NDArray | None = None,
-    rng: np.random.Generator | None = None,
+    rng: np.random.Generator | np.random.RandomState | None = None,
+    sample_weight: NDArray | None = None,
 ) -> Run:
     """Draw the initial weights and (with early stopping) split off the validation set.
 
@@ -455,23 +537,40 @@ def start_run(
         Weights to start from instead of drawing new ones.
     stratify : ndarray of shape (n_samples,), optional
         Labels that the validation split keeps in proportion.
-    rng : numpy.random.Generator, optional
+    rng : numpy.random.Generator or RandomState, optional
         Defaults to ``spec.rng()``.
+    sample_weight : ndarray of shape (n_samples,), optional
+        Split with the data.
+
+    Raises
+    ------
+    ValueError
+        When the validation set would have fewer than 2 samples (scikit-learn's message).
     """
     rng = spec.rng() if rng is None else rng
     net = spec.network(X.shape[1], Y.shape[1], head)
     if params is None:
-        params = spec.initial_params(net, rng)
+        params = spec.initial_params(net, rng, X.dtype)
     validation = None
-    if spec.early_stopping:
+    if spec.early_stopping and spec.solver != "lbfgs":
         from sklearn.model_selection import train_test_split
 
-        seed = int(rng.integers(2**31 - 1))
-        X, X_val, Y, Y_val = train_test_split(
-            X, Y, test_size=spec.validation_fraction, random_state=seed, stratify=stratify
+        # A RandomState is handed over as scikit-learn hands it; a Generator gives a seed.
+        split_rng = rng if isinstance(rng, np.random.RandomState) else int(rng.integers(2**31 - 1))
+        arrays = [X, Y] if sample_weight is None else [X, Y, sample_weight]
+        parts = train_test_split(
+            *arrays, test_size=spec.validation_fraction, random_state=split_rng, stratify=stratify
         )
+        X, X_val, Y, Y_val = parts[:4]
+        if sample_weight is not None:
+            sample_weight = parts[4]
+        if X_val.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
         validation = (X_val, Y_val)
-    return Run(net, params, X, Y, rng, validation)
+    return Run(net, params, X, Y, rng, validation, sample_weight)
 
 
 def train(
@@ -479,11 +578,14 @@ def train(
     run: Run,
     *,
     optimizer: Optimizer | None = None,
-    rng: np.random.Generator | None = None,
+    rng: np.random.Generator | np.random.RandomState | None = None,
     opt_state: Any = None,
     callbacks: Sequence[Callback] = (),
     progress: bool | None = None,
     verbose: bool | None = None,
+    epochs: int | None = None,
+    t0: int = 0,
+    stop_state: StopState | None = None,
 ) -> FitResult:
     """Train ``run`` with the options of ``spec`` (epochs, batches, penalty, stopping).
 
@@ -501,16 +603,42 @@ def train(
         As for :func:`~lossdoctor.training.fit`.
     verbose : bool, optional
         Defaults to ``spec.verbose``.
+    epochs : int, optional
+        Defaults to ``spec.max_iter`` (``partial_fit`` trains one).
+    t0 : int
+        Samples seen by earlier runs (``invscaling`` goes on from them).
+    stop_state : StopState, optional
+        What the stopping rules remembered at the end of an earlier run.
+
+    ``solver="lbfgs"`` trains with :func:`~lossdoctor.training.fit_lbfgs`.
     """
+    verbose = bool(spec.verbose if verbose is None else verbose)
+    if spec.solver == "lbfgs":
+        return fit_lbfgs(
+            run.net,
+            run.params,
+            run.X,
+            run.Y,
+            max_iter=int(spec.max_iter if epochs is None else epochs),
+            max_fun=int(spec.max_fun),
+            tol=float(spec.tol),
+            alpha=float(spec.alpha),
+            sample_weight=run.sample_weight,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
     if rng is None and spec.shuffle:
         rng = run.rng
+    if optimizer is None:
+        optimizer = spec.optimizer()
+    rate = spec.epoch_rate(t0)
     return fit(
         run.net,
         run.params,
         run.X,
         run.Y,
-        optimizer=spec.optimizer() if optimizer is None else optimizer,
-        epochs=int(spec.max_iter),
+        optimizer=optimizer,
+        epochs=int(spec.max_iter if epochs is None else epochs),
         batch_size=spec.batch_size_for(run.X.shape[0]),
         rng=rng,
         alpha=float(spec.alpha),
@@ -522,5 +650,8 @@ def train(
         callbacks=callbacks,
         opt_state=opt_state,
         progress=progress,
-        verbose=bool(spec.verbose if verbose is None else verbose),
+        verbose=verbose,
+        sample_weight=run.sample_weight,
+        epoch_rate=rate,
+        stop_state=stop_state,
     )

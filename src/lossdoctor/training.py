@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
@@ -26,9 +26,12 @@ from .threads import blas_threads_for
 
 __all__ = [
     "Callback",
+    "EpochRate",
     "FitResult",
     "History",
+    "StopState",
     "fit",
+    "fit_lbfgs",
     "iter_batches",
     "l2_penalty",
     "loss_and_grad",
@@ -37,8 +40,11 @@ __all__ = [
 ]
 
 
-def l2_penalty(net: Network, params: Params, alpha: float, n_samples: int) -> float:
-    """The L2 term of the objective, ``alpha / (2 n) * sum_k ||Wk||**2`` (scikit-learn's)."""
+def l2_penalty(net: Network, params: Params, alpha: float, n_samples: float) -> float:
+    """The L2 term of the objective, ``alpha / (2 n) * sum_k ||Wk||**2`` (scikit-learn's).
+
+    With sample weights ``n_samples`` is their sum, as in scikit-learn.
+    """
     if alpha == 0.0:
         return 0.0
     sq = sum(float(np.vdot(params[f"W{k}"], params[f"W{k}"])) for k in range(1, n_layers(net) + 1))
@@ -53,6 +59,7 @@ def loss_and_grad(
     alpha: float = 0.0,
     *,
     workspace: Workspace | None = None,
+    sample_weight: NDArray | None = None,
 ) -> tuple[float, Params]:
     """The training objective and its exact gradient.
 
@@ -68,6 +75,9 @@ def loss_and_grad(
     workspace : Workspace, optional
         Preallocated arrays for ``X.shape[0]`` samples that forward and backward reuse (see
         :func:`lossdoctor.network.make_workspace`); the results are the same.
+    sample_weight : ndarray of shape (n_samples,), optional
+        The loss becomes the weighted mean ``sum w_i l_i / sum w`` and the penalty
+        ``alpha / (2 sum w) * sum ||Wk||**2`` (scikit-learn's).
 
     Returns
     -------
@@ -77,10 +87,14 @@ def loss_and_grad(
         Same keys, shapes and dtype as ``params``, in backprop order.
     """
     logits, trace = forward(net, params, X, workspace=workspace)
-    value, d_logits = get_head(net.head).loss(logits, Y)
+    if sample_weight is None:
+        value, d_logits = get_head(net.head).loss(logits, Y)
+        n: float = X.shape[0]
+    else:
+        value, d_logits = get_head(net.head).loss(logits, Y, sample_weight)
+        n = float(np.sum(sample_weight))
     grads = backward(net, params, trace, d_logits, workspace=workspace)
     if alpha:
-        n = X.shape[0]
         value += l2_penalty(net, params, alpha, n)
         for k in range(1, n_layers(net) + 1):
             grads[f"W{k}"] += (alpha / n) * params[f"W{k}"]
@@ -206,21 +220,61 @@ class Callback:
         """Called once with the parameters training returns."""
 
 
+class StopState(NamedTuple):
+    """What the stopping rules remember between epochs, and between warm-started runs.
+
+    ``best_loss`` is the lowest training loss, ``best_score`` the best validation score and
+    ``no_improvement`` the epochs since either last improved by ``tol`` (scikit-learn's
+    ``best_loss_``, ``best_validation_score_`` and ``_no_improvement_count``).
+    """
+
+    best_loss: float = math.inf
+    best_score: float = -math.inf
+    no_improvement: int = 0
+
+
+class EpochRate(NamedTuple):
+    """A step size that changes between epochs, as scikit-learn's SGD changes it.
+
+    ``kind`` is ``"invscaling"`` (after each epoch ``init / (t + 1) ** power_t``, ``t`` the
+    samples seen, counting from ``t0``) or ``"adaptive"`` (divided by 5 each time the stopping
+    rule fires, until it is below 1e-6). ``rebuild(lr)`` is the optimiser at step size ``lr``.
+    """
+
+    kind: str
+    rebuild: Callable[[float], Optimizer]
+    init: float
+    power_t: float = 0.5
+    t0: int = 0
+
+
 class FitResult(NamedTuple):
-    """The trained parameters, the optimiser's final state and the history."""
+    """The trained parameters, the optimiser's final state and the history.
+
+    ``optimizer`` is the optimiser at the end (its step size after any change between epochs)
+    and ``stop_state`` what the stopping rules remember, for a warm start to continue from.
+    """
 
     params: Params
     opt_state: Any
     history: History
+    optimizer: Optimizer | None = None
+    stop_state: StopState = StopState()
 
 
 def iter_batches(
-    n_samples: int, batch_size: int | None, rng: np.random.Generator | None
+    n_samples: int,
+    batch_size: int | None,
+    rng: np.random.Generator | np.random.RandomState | None,
+    order: NDArray | None = None,
 ) -> Iterator[slice | NDArray]:
     """Index batches for one epoch: one slice for full batch, else shuffled or in order.
 
     With ``rng`` the samples are permuted once per epoch; the batches are index arrays into the
-    data, so the data set itself is never copied as a whole.
+    data, so the data set itself is never copied as a whole. With ``order`` (an index array that
+    the caller keeps from epoch to epoch) the permutation is applied to the previous epoch's
+    order, in place, as scikit-learn's ``shuffle(sample_idx)`` does: the same ``RandomState``
+    then gives scikit-learn's batches.
     """
     if batch_size is None or batch_size >= n_samples:
         yield slice(None)
@@ -229,7 +283,10 @@ def iter_batches(
         for start in range(0, n_samples, batch_size):
             yield slice(start, start + batch_size)
         return
-    order = rng.permutation(n_samples)
+    if order is None:
+        order = rng.permutation(n_samples)
+    else:
+        order[:] = order[rng.permutation(n_samples)]
     for start in range(0, n_samples, batch_size):
         yield order[start : start + batch_size]
 
@@ -261,7 +318,7 @@ def _step_arrays(
         dtype = np.result_type(X.dtype, *(p.dtype for p in params.values()))
         cache[n] = _StepArrays(
             make_workspace(net, n, dtype, grads=grads),
-            np.empty((n, *X.shape[1:]), X.dtype),
+            np.empty((n, *X.shape[1:]), X.dtype) if isinstance(X, np.ndarray) else X,
             np.empty((n, *Y.shape[1:]), Y.dtype),
         )
     return cache[n]
@@ -282,10 +339,12 @@ class _Task(NamedTuple):
     alpha: float
     clip_norm: float | None
     batch_size: int | None
-    rng: np.random.Generator | None
+    rng: np.random.Generator | np.random.RandomState | None
     in_place: bool  # the optimiser writes into arrays the loop owns (``update_into``)
     finite_below: float  # half the largest float of the parameters' dtypes
     step_arrays: dict[int, _StepArrays]  # by batch size, filled on first use
+    order: NDArray | None  # a RandomState's sample order, composed epoch after epoch
+    sample_weight: NDArray | None
 
 
 class _Run(NamedTuple):
@@ -336,7 +395,8 @@ def _start(
     alpha: float,
     clip_norm: float | None,
     batch_size: int | None,
-    rng: np.random.Generator | None,
+    rng: np.random.Generator | np.random.RandomState | None,
+    sample_weight: NDArray | None = None,
 ) -> tuple[_Task, _Run]:
     """The fixed task and the first state of a run."""
     # An optimiser with ``update_into`` (plain descent) writes each step's parameters into two
@@ -356,9 +416,12 @@ def _start(
         if in_place
         else math.inf
     )
+    # A legacy RandomState shuffles as scikit-learn does: each epoch permutes the last order.
+    order = np.arange(X.shape[0]) if isinstance(rng, np.random.RandomState) else None
     task = _Task(
-        net, X, Y, optimizer, alpha, clip_norm, batch_size, rng, in_place, finite_below, {}
-    )
+        net, X, Y, optimizer, alpha, clip_norm, batch_size, rng, in_place, finite_below, {},
+        order, sample_weight,
+    )  # fmt: skip
     return task, _Run(params, state, spare, None, reach)
 
 
@@ -367,7 +430,7 @@ def _batch(task: _Task, params: Params, idx: slice | NDArray) -> tuple[NDArray, 
     X, Y = task.X, task.Y
     n_batch = len(range(X.shape[0])[idx]) if isinstance(idx, slice) else len(idx)
     reuse = _step_arrays(task.step_arrays, task.net, params, X, Y, n_batch, task.in_place)
-    if isinstance(idx, slice):  # a view: nothing is copied
+    if isinstance(idx, slice) or not isinstance(X, np.ndarray):  # a view, or sparse rows
         return X[idx], Y[idx], reuse.workspace
     # Gather the shuffled rows into the preallocated batch arrays.
     Xb = np.take(X, idx, axis=0, out=reuse.X)
@@ -384,12 +447,16 @@ def _train_epoch(task: _Task, run: _Run) -> tuple[_Run, _EpochStats | None]:
     net, optimizer = task.net, task.optimizer
     params, state, spare, previous, reach = run
     total, norms, lr = 0.0, [], math.nan
-    for idx in iter_batches(task.X.shape[0], task.batch_size, task.rng):
+    sw = task.sample_weight
+    for idx in iter_batches(task.X.shape[0], task.batch_size, task.rng, task.order):
         Xb, Yb, workspace = _batch(task, params, idx)
         # Overflow is detected below by checking finiteness, so NumPy's warnings about it would
         # only repeat the message the history gives.
         with np.errstate(over="ignore", invalid="ignore"):
-            value, grads = loss_and_grad(net, params, Xb, Yb, task.alpha, workspace=workspace)
+            value, grads = loss_and_grad(
+                net, params, Xb, Yb, task.alpha, workspace=workspace,
+                sample_weight=None if sw is None else sw[idx],
+            )  # fmt: skip
         norm = global_norm(grads)
         if not (math.isfinite(value) and math.isfinite(norm)):
             # These weights gave the non-finite loss: go back to the ones before.
@@ -473,7 +540,12 @@ def _end_epoch(
 
 
 def _early_stopping(
-    patience: _Patience, epoch: int, params: Params, history: History, tol: float, limit: int | None
+    patience: _Patience,
+    epoch: int,
+    params: Params,
+    history: History,
+    tol: float,
+    limit: float | None,
 ) -> tuple[_Patience, _Stop | None]:
     """Track the best validation score and its weights; stop after ``limit`` epochs without
     an improvement by ``tol``."""
@@ -491,7 +563,7 @@ def _early_stopping(
 
 
 def _convergence(
-    patience: _Patience, history: History, tol: float, limit: int
+    patience: _Patience, history: History, tol: float, limit: float
 ) -> tuple[_Patience, _Stop | None]:
     """scikit-learn's rule: stop when the training loss has not fallen by ``tol`` for ``limit``
     epochs."""
@@ -514,7 +586,7 @@ def _stopping_rules(
     history: History,
     *,
     early_stopping: bool,
-    n_iter_no_change: int | None,
+    n_iter_no_change: float | None,
     tol: float,
 ) -> tuple[_Patience, _Stop | None]:
     """Early stopping on the validation score, else convergence of the training loss."""
@@ -610,17 +682,20 @@ def fit(
     optimizer: Optimizer,
     epochs: int,
     batch_size: int | None = None,
-    rng: np.random.Generator | None = None,
+    rng: np.random.Generator | np.random.RandomState | None = None,
     alpha: float = 0.0,
     clip_norm: float | None = None,
     validation: tuple[NDArray, NDArray] | None = None,
     early_stopping: bool = False,
-    n_iter_no_change: int | None = 10,
+    n_iter_no_change: float | None = 10,
     tol: float = 1e-4,
     callbacks: Sequence[Callback] = (),
     opt_state: Any = None,
     progress: bool | None = None,
     verbose: bool = False,
+    sample_weight: NDArray | None = None,
+    epoch_rate: EpochRate | None = None,
+    stop_state: StopState | None = None,
 ) -> FitResult:
     """Train ``params`` with ``optimizer`` and return the new parameters and a history.
 
@@ -658,6 +733,12 @@ def fit(
         Show a progress bar; by default only when standard error is a terminal and the run is long.
     verbose : bool
         Print the loss of every epoch (scikit-learn's format).
+    sample_weight : ndarray of shape (n_samples,), optional
+        Weights of the training samples (see :func:`loss_and_grad`).
+    epoch_rate : EpochRate, optional
+        A step size changed between epochs (scikit-learn's ``invscaling`` and ``adaptive``).
+    stop_state : StopState, optional
+        What the stopping rules remembered at the end of an earlier run (a warm start).
 
     Returns
     -------
@@ -677,10 +758,14 @@ def fit(
         task, run = _start(
             net, params, X, Y, optimizer, state,
             alpha=alpha, clip_norm=clip_norm, batch_size=batch_size, rng=rng,
+            sample_weight=sample_weight,
         )  # fmt: skip
         # Only what is kept needs copying out of the arrays the loop reuses; showing keeps nothing.
         copy_kept = task.in_place and (bool(callbacks) or early_stopping)
         patience, kept, start = _Patience(params), run.params, time.perf_counter()
+        if stop_state is not None:
+            patience = patience._replace(**stop_state._asdict())
+        seen = epoch_rate.t0 if epoch_rate is not None else 0
         for epoch in range(1, epochs + 1):
             run, stats = _train_epoch(task, run)
             if stats is None:
@@ -694,10 +779,146 @@ def fit(
                     patience, epoch, kept, history,
                     early_stopping=early_stopping, n_iter_no_change=n_iter_no_change, tol=tol,
                 )  # fmt: skip
+            if epoch_rate is not None:
+                seen += X.shape[0]
+                task, patience, stop = _change_rate(task, epoch_rate, seen, patience, stop)
             if stop is not None:
                 _stopped(history, stop)
                 break
         params = _returned_params(task, run, kept, patience, history, early_stopping)
         for cb in everyone:
             cb.on_train_end(params, history)
-    return FitResult(params, run.state, history)
+    stops = StopState(patience.best_loss, patience.best_score, patience.no_improvement)
+    return FitResult(params, run.state, history, task.optimizer, stops)
+
+
+def _change_rate(
+    task: _Task, rate: EpochRate, seen: int, patience: _Patience, stop: _Stop | None
+) -> tuple[_Task, _Patience, _Stop | None]:
+    """scikit-learn's changes of the step size at the end of an epoch.
+
+    ``invscaling``: the next epoch's step is ``init / (seen + 1) ** power_t``. ``adaptive``: when
+    the stopping rule fires, divide the step by 5 and go on, unless it is already below 1e-6.
+    """
+    if rate.kind == "invscaling":
+        lr = rate.init / (seen + 1) ** rate.power_t
+        return task._replace(optimizer=rate.rebuild(lr)), patience, stop
+    lr = float(task.optimizer.learning_rate)  # type: ignore[arg-type]
+    if rate.kind == "adaptive" and stop is not None and stop.reason != "callback" and lr > 1e-6:
+        task = task._replace(optimizer=rate.rebuild(lr / 5.0))
+        return task, patience._replace(no_improvement=0), None
+    return task, patience, stop
+
+
+def fit_lbfgs(
+    net: Network,
+    params: Params,
+    X: NDArray,
+    Y: NDArray,
+    *,
+    max_iter: int,
+    max_fun: int = 15000,
+    tol: float = 1e-4,
+    alpha: float = 0.0,
+    sample_weight: NDArray | None = None,
+    callbacks: Sequence[Callback] = (),
+    verbose: bool = False,
+) -> FitResult:
+    """Minimise the objective with SciPy's L-BFGS-B over the flattened parameters.
+
+    The objective and its gradient are :func:`loss_and_grad`'s, packed as scikit-learn packs
+    them (``W1, ..., WL`` then ``b1, ..., bL``), so that the same start gives scikit-learn's
+    iterates.
+
+    Parameters
+    ----------
+    net : Network
+    params : dict of str to ndarray
+        Initial parameters; never modified.
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_outputs)
+    max_iter : int
+        L-BFGS iterations (each is one epoch of the history).
+    max_fun : int
+        Evaluations of the objective.
+    tol : float
+        SciPy's ``gtol``: stop when the largest gradient entry is below it.
+    alpha : float
+    sample_weight : ndarray of shape (n_samples,), optional
+    callbacks : sequence of Callback
+        ``on_epoch_end`` after each iteration (returning True stops).
+    verbose : bool
+        Print the loss of every iteration.
+
+    Returns
+    -------
+    FitResult
+        The history has one row per iteration; ``stop_reason`` is ``converged``, or ``max_iter``
+        when SciPy stopped for another reason (iterations, evaluations, line search), with SciPy's
+        message. ``opt_state`` is None.
+    """
+    import scipy.optimize
+
+    L = n_layers(net)
+    order = [f"W{k}" for k in range(1, L + 1)] + [f"b{k}" for k in range(1, L + 1)]
+    shapes = [(name, params[name].shape, params[name].dtype) for name in order]
+
+    def unpack(theta: NDArray) -> Params:
+        out, start = {}, 0
+        for name, shape, dtype in shapes:
+            size = math.prod(shape)
+            out[name] = theta[start : start + size].reshape(shape).astype(dtype, copy=False)
+            start += size
+        return {k: out[k] for k in params}  # the caller's key order
+
+    def value_and_grad(theta: NDArray) -> tuple[float, NDArray]:
+        value, grads = loss_and_grad(net, unpack(theta), X, Y, alpha, sample_weight=sample_weight)
+        return value, np.concatenate([grads[name].ravel() for name in order]).astype(np.float64)
+
+    history = History(stop_reason="converged", message="")
+    everyone: list[Callback] = [*([_PrintLoss()] if verbose else []), *callbacks]
+    for cb in everyone:
+        cb.on_train_begin(net, params, Optimizer(lambda p: None, None, math.nan, "lbfgs"))  # type: ignore[arg-type]
+    start = time.perf_counter()
+
+    stopped = []
+
+    def each_iteration(intermediate_result: Any) -> None:
+        epoch = len(history.loss) + 1
+        current = unpack(np.array(intermediate_result.x))
+        row = {
+            "epoch": epoch,
+            "loss": float(intermediate_result.fun),
+            "val_loss": math.nan,
+            "val_score": math.nan,
+            "learning_rate": math.nan,
+            "grad_norm": math.nan,
+            "time": time.perf_counter() - start,
+        }
+        for name in History.COLUMNS:
+            getattr(history, name).append(row[name])
+        if _end_epoch(everyone, epoch, current, history) is not None:
+            stopped.append(epoch)
+            raise StopIteration
+
+    theta0 = np.concatenate([params[name].ravel() for name in order]).astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        res = scipy.optimize.minimize(
+            value_and_grad,
+            theta0,
+            method="L-BFGS-B",
+            jac=True,
+            options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
+            callback=each_iteration,
+        )
+    history.message = str(res.message)
+    if stopped:
+        history.stop_reason = "callback"
+    elif res.status != 0:
+        history.stop_reason = "max_iter"
+    final = unpack(np.asarray(res.x))
+    if not _finite_params(final):
+        history.stop_reason = "non-finite"
+    for cb in everyone:
+        cb.on_train_end(final, history)
+    return FitResult(final, None, history, None, StopState(best_loss=float(res.fun)))

@@ -17,6 +17,10 @@ What lives where:
 * ``models``: the estimator the set-up options describe, and fitting it.
 * ``output``: checking output paths before the work, plots, JSON, a network's name.
 * ``errors``: ``UsageError``, the parser whose errors are one line, the error and warning lines.
+* ``limits``: the memory a network and its data would need, checked against what is available
+  before any work (``--hidden 100000 100000`` is one line and exit status 2).
+* ``progress``: a transient rich display on standard error when it is a terminal (spinner and
+  elapsed time, or a bar with an ETA when the work can be counted); nothing when piped.
 
 Start-up is fast: at module level these import only the standard library, NumPy and the light
 core modules (activations, initialisers); each ``run`` imports the rest (scikit-learn, pandas,

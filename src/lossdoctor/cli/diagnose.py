@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import UsageError
 from .loading import scaled_xy
-from .models import estimator_from_args
+from .models import estimator_from_args, settle_auto_lr
 from .options import (
     CLASSIC_SETUP,
     TRAIN_SETUP,
@@ -23,6 +23,7 @@ from .options import (
     fill_setup_defaults,
 )
 from .output import check_output_path, json_default, json_safe
+from .progress import progress
 
 #: The set-up defaults, by whether DATA was given.
 SETUP_BY_DATA: dict[bool, SetupDefaults] = {True: TRAIN_SETUP, False: CLASSIC_SETUP}
@@ -42,7 +43,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "options: the classic question on the built-in breast-cancer data (hidden 128 64, tanh, "
         "unscaled inputs, init normal with scale 1, full-batch gradient descent at lr 1, 100 "
         "epochs). With DATA the set-up defaults are train's. 20% of the samples are held out "
-        "(--validation-fraction) to detect overfitting. Your files are never changed.",
+        "(--validation-fraction) to detect overfitting. Your files are never changed. Exit "
+        "status: 0 when no finding of severity error remains (with --fix: in the fixed run), 1 "
+        "when one does, 2 on bad input, so scripts and CI can use it like a linter.",
     )
     add_setup_options(parser, SETUP_BY_DATA[True], without_data=SETUP_BY_DATA[False])
     add_lr_option(parser, SETUP_BY_DATA[True], without_data=SETUP_BY_DATA[False])
@@ -63,12 +66,20 @@ def run(args: argparse.Namespace) -> int:
     """Check the outputs, fill the set-up, diagnose, write and print the diagnosis."""
     check_output_path(args.report, "--report")
     write_html = html_writer() if args.report is not None else None
-    args = setup_of(args)
+    args, line = settle_auto_lr(setup_of(args))
+    if line and not args.json:
+        print(line)
     diagnosis = diagnose_args(args)
     if write_html is not None:
         write_html(diagnosis, args.report)
     print_diagnosis(diagnosis, as_json=args.json, report=args.report)
-    return 0
+    return exit_status(diagnosis)
+
+
+def exit_status(diagnosis: Any) -> int:
+    """1 when findings of severity error remain (after --fix: in the fixed run), else 0."""
+    judged = diagnosis.fixed if diagnosis.fixed is not None else diagnosis
+    return 1 if any(f.severity == "error" for f in judged.findings) else 0
 
 
 def setup_of(args: argparse.Namespace) -> argparse.Namespace:
@@ -96,9 +107,12 @@ def diagnose_args(args: argparse.Namespace) -> Any:
     for key in _NOT_FOR_DIAGNOSE:
         params.pop(key, None)
     holdout = 0.2 if args.validation_fraction is None else args.validation_fraction
-    diagnosis = diagnose(
-        X, y, task=task, fix=args.fix, random_state=args.seed, holdout=holdout, **params
-    )
+    what = "checks, training with monitors, curvature"
+    what += "; then retraining with the fixes and diagnosing again" if args.fix else ""
+    with progress(f"diagnosing ({what})"):
+        diagnosis = diagnose(
+            X, y, task=task, fix=args.fix, random_state=args.seed, holdout=holdout, **params
+        )
     diagnosis.setup["data"] = data.source
     diagnosis.setup["scale"] = args.scale
     return diagnosis

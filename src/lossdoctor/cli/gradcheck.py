@@ -18,6 +18,7 @@ from .argtypes import positive_int
 from .errors import UsageError
 from .options import TRAIN_SETUP, add_network_options
 from .output import architecture
+from .progress import progress
 
 if TYPE_CHECKING:
     from ..network import Network
@@ -90,13 +91,19 @@ def run(args: argparse.Namespace) -> int:
     net, X, Y, alpha = problem.net, problem.X, problem.Y, args.alpha
     params = init_params(net, rng, init=args.init, init_scale=args.init_scale, dtype=X.dtype)
     _, grads = loss_and_grad(net, params, X, Y, alpha)
-    report = check_gradients(
-        lambda: loss_and_grad(net, params, X, Y, alpha)[0],
-        params,
-        grads,
-        mode="exhaustive" if args.exhaustive else "fast",
-        rng=rng,
-    )
+    # Exhaustive: two loss evaluations per weight (retries at smaller steps come on top).
+    n_weights = sum(int(p.size) for p in params.values())
+    total = 2 * n_weights if args.exhaustive else None
+    what = f"checking {n_weights} weights" if args.exhaustive else "checking the gradients"
+    with progress(what, total=total) as advance:
+
+        def loss() -> float:
+            advance()
+            return loss_and_grad(net, params, X, Y, alpha)[0]
+
+        report = check_gradients(
+            loss, params, grads, mode="exhaustive" if args.exhaustive else "fast", rng=rng
+        )
     if args.json:
         print(report.to_json(indent=2))
     else:
@@ -127,6 +134,7 @@ def sample_problem(args: argparse.Namespace, rng: np.random.Generator) -> Proble
     from ..data import builtin_dataset
     from ..diagnostics.evidence import standardize
     from ..network import Network
+    from .limits import check_args_memory
 
     data = builtin_dataset(_GRADCHECK_DATA[args.task])
     assert data.y is not None
@@ -143,6 +151,7 @@ def sample_problem(args: argparse.Namespace, rng: np.random.Generator) -> Proble
         Y = (y[:, None] == classes[None, :]).astype(np.float64)
         Y = Y[:, 1:] if head == "binary" else Y
     Y = Y.astype(dtype)
+    check_args_memory(args, X.shape, Y.shape[1])
     net = Network((X.shape[1], *args.hidden, Y.shape[1]), args.activation, head)
     return Problem(net, head, X, Y, data.source)
 

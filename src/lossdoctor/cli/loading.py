@@ -24,29 +24,52 @@ def read_data(
     target: str | None = None,
     features: Sequence[str] | None = None,
     require_target: bool = True,
+    missing: str = "error",
+    text: str = "error",
 ) -> Dataset:
-    """Read a data file or a ``builtin:NAME`` data set (None: the built-in breast cancer data)."""
+    """Read a data file or a ``builtin:NAME`` data set (None: the built-in breast cancer data).
+
+    ``missing`` and ``text`` (``"keep"`` for ``--impute`` and ``--encode``) are passed to
+    :func:`~lossdoctor.data.read_dataset`; the built-in data sets have neither.
+    """
     from ..data import DataError, builtin_dataset, read_dataset
 
     spec = DEFAULT_DATA if spec is None else spec
     if not spec.startswith(_BUILTIN_PREFIX):
-        return read_dataset(spec, target=target, features=features, require_target=require_target)
+        return read_dataset(
+            spec,
+            target=target,
+            features=features,
+            require_target=require_target,
+            missing=missing,
+            text=text,
+        )
     data = builtin_dataset(spec[len(_BUILTIN_PREFIX) :])
     if target is not None and target != data.target_name:
         raise DataError(f"{data.source} has no column {target!r}; its target is 'target'")
     if features is None:
         return data
-    missing = [f for f in features if f not in data.feature_names]
-    if missing:
-        shown = ", ".join(repr(f) for f in missing[:5]) + (", ..." if len(missing) > 5 else "")
-        raise DataError(f"{len(missing)} feature columns not found in {data.source}: {shown}")
+    absent = [f for f in features if f not in data.feature_names]
+    if absent:
+        shown = ", ".join(repr(f) for f in absent[:5]) + (", ..." if len(absent) > 5 else "")
+        raise DataError(f"{len(absent)} feature columns not found in {data.source}: {shown}")
     columns = [data.feature_names.index(f) for f in features]
     return data._replace(X=np.ascontiguousarray(data.X[:, columns]), feature_names=list(features))
 
 
 def load_data(args: argparse.Namespace) -> Dataset:
-    """Read the ``DATA`` argument with its ``--target``; the result has a target."""
-    return read_data(args.data, target=args.target)
+    """Read the ``DATA`` argument with its ``--target``; the result has a target.
+
+    With ``--impute`` missing feature values are kept (NaN), with ``--encode onehot`` text
+    columns are kept (``X`` is then a DataFrame).
+    """
+    impute, encode = getattr(args, "impute", None), getattr(args, "encode", None)
+    return read_data(
+        args.data,
+        target=args.target,
+        missing="keep" if impute else "error",
+        text="keep" if encode else "error",
+    )
 
 
 def task_and_target(data: Dataset, requested: str = "auto") -> tuple[str, NDArray]:
@@ -99,9 +122,11 @@ def scaled_xy(args: argparse.Namespace) -> tuple[Dataset, str, NDArray, NDArray]
     y : ndarray of shape (n_samples,)
     """
     from ..diagnostics.evidence import standardize
+    from .limits import check_args_memory, n_outputs
 
     data = load_data(args)
     task, y = task_and_target(data, args.task)
+    check_args_memory(args, data.X.shape, n_outputs(task, y))
     X = data.X if args.scale == "none" else standardize(data.X)
     return data, task, X, y
 
@@ -110,4 +135,6 @@ def frame(data: Dataset) -> Any:
     """The features as a DataFrame, so that a fitted model records ``feature_names_in_``."""
     import pandas as pd
 
+    if isinstance(data.X, pd.DataFrame):
+        return data.X
     return pd.DataFrame(data.X, columns=data.feature_names, copy=False)

@@ -9,8 +9,17 @@ from .argtypes import positive_float, positive_int
 from .errors import UsageError
 from .loading import scaled_xy
 from .models import setup_params
-from .options import TRAIN_SETUP, add_lr_option, add_setup_options
+from .options import TRAIN_SETUP, add_setup_options
 from .output import architecture, check_plot_path, print_and_plot
+from .progress import progress
+
+#: Options of the shared set-up that the range test has no use for, and why.
+REFUSED = {
+    "--lr": "the range test tries every rate from --start to --stop",
+    "--epochs": "the range test takes one full-batch step per rate (--steps)",
+    "--batch-size": "the range test takes full-batch steps",
+    "--validation-fraction": "the range test reads the training loss only",
+}
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -24,8 +33,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "rule that produced it, and the stability bound from the curvature at the initial "
         "weights (2/L for gradient descent). The weights are left as they were.",
     )
-    add_setup_options(parser, TRAIN_SETUP)
-    add_lr_option(parser, TRAIN_SETUP)
+    add_setup_options(parser, TRAIN_SETUP, refused=REFUSED)
     parser.add_argument("--start", type=positive_float, default=1e-4, help="first learning rate")
     parser.add_argument("--stop", type=positive_float, default=1e3, help="last learning rate")
     parser.add_argument(
@@ -43,9 +51,14 @@ def run(args: argparse.Namespace) -> int:
     check_plot_path(args.plot)
     if not args.start < args.stop:
         raise UsageError(f"--start {args.start:g} must be below --stop {args.stop:g}")
+    # The refused options are None; the estimator's defaults stand in (none is used).
+    filled = {"lr": None, "epochs": TRAIN_SETUP.epochs, "batch_size": None}
+    args = argparse.Namespace(**{**vars(args), **filled, "validation_fraction": None})
     data, task, X, y = scaled_xy(args)
     params = setup_params(args, task)
-    result = lr_range_test(X, y, start=args.start, stop=args.stop, n_steps=args.steps, **params)
+    what = f"range test: up to {args.steps} rates from {args.start:g} to {args.stop:g}"
+    with progress(what):
+        result = lr_range_test(X, y, start=args.start, stop=args.stop, n_steps=args.steps, **params)
     header = (
         f"learning-rate range test: {architecture((X.shape[1], *args.hidden))} "
         f"{args.activation}, {args.optimizer}, seed {args.seed}, full batch, on {data.source} "

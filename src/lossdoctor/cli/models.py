@@ -8,8 +8,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from numpy.typing import NDArray
 
+from .errors import UsageError
+from .limits import check_args_memory, n_outputs
 from .loading import frame, load_data, task_and_target
 from .options import DEFAULT_LR
+from .progress import progress
 
 if TYPE_CHECKING:
     from ..data import Dataset
@@ -50,25 +53,66 @@ def estimator_from_args(args: argparse.Namespace, task: str) -> MLPClassifier | 
     )
 
 
-def model_from_args(args: argparse.Namespace, task: str) -> Any:
+def model_from_args(args: argparse.Namespace, task: str, columns: Any = None) -> Any:
     """:func:`estimator_from_args`, behind a ``StandardScaler`` when ``--scale standard``.
 
     The pipeline's steps are named ``scale`` and ``mlp``, so a sweep can set
-    ``mlp__learning_rate_init``.
+    ``mlp__learning_rate_init``. With ``--scale-target`` (regression) the model is wrapped in a
+    ``TransformedTargetRegressor`` that standardises the target for training and undoes it in
+    ``predict``; the model file stores the scaler.
     """
-    estimator = estimator_from_args(args, task)
-    if args.scale == "none":
-        return estimator
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return Pipeline([("scale", StandardScaler()), ("mlp", estimator)])
+    model: Any = estimator_from_args(args, task)
+    if args.scale != "none":
+        model = Pipeline([("scale", StandardScaler()), ("mlp", model)])
+    prep = preprocessor(args, columns)
+    if prep is not None:
+        steps = model.steps if isinstance(model, Pipeline) else [("mlp", model)]
+        model = Pipeline([("prep", prep), *steps])
+    if getattr(args, "scale_target", False):
+        from sklearn.compose import TransformedTargetRegressor
+
+        model = TransformedTargetRegressor(regressor=model, transformer=StandardScaler())
+    return model
+
+
+def preprocessor(args: argparse.Namespace, columns: Any) -> Any:
+    """``--impute`` and ``--encode onehot`` as one ``ColumnTransformer`` step, or None.
+
+    Text columns are one-hot encoded (a missing value is a category of its own; a category
+    ``predict`` meets for the first time encodes as all zeros); numeric columns are imputed
+    with ``--impute``'s strategy or passed through.
+    """
+    impute, encode = getattr(args, "impute", None), getattr(args, "encode", None)
+    if impute is None and encode is None:
+        return None
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder
+
+    # ``columns``: the DataFrame's dtypes; the columns are named, never chosen by a callable,
+    # so that the model file can hold them.
+    text_columns = [str(c) for c, dtype in columns.items() if dtype.kind == "O"]
+    numeric = [str(c) for c, dtype in columns.items() if dtype.kind != "O"]
+    transformers: list[tuple[str, Any, Any]] = []
+    if text_columns:
+        onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        transformers.append(("onehot", onehot, text_columns))
+    transformers.append(
+        ("impute", SimpleImputer(strategy=impute) if impute else "passthrough", numeric)
+    )
+    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
 
 
 def final_estimator(model: Any) -> Any:
     """The lossdoctor estimator of a model, behind its scaler if it has one."""
+    from sklearn.compose import TransformedTargetRegressor
     from sklearn.pipeline import Pipeline
 
+    if isinstance(model, TransformedTargetRegressor):
+        model = model.regressor_ if hasattr(model, "regressor_") else model.regressor
     return model[-1] if isinstance(model, Pipeline) else model
 
 
@@ -96,6 +140,7 @@ def fit_from_args(args: argparse.Namespace) -> TrainResult:
     """Load the data, hold out validation samples if asked, build the model and fit it."""
     data = load_data(args)
     task, y = task_and_target(data, args.task)
+    check_args_memory(args, data.X.shape, n_outputs(task, y))
     X = frame(data)
     validation = None
     if args.validation_fraction is not None:
@@ -109,7 +154,30 @@ def fit_from_args(args: argparse.Namespace) -> TrainResult:
             stratify=y if task == "classification" else None,
         )
         validation = (X_val, y_val)
-    model = model_from_args(args, task)
+    if getattr(args, "scale_target", False) and task != "regression":
+        raise UsageError("--scale-target is for regression; this target is class labels")
+    model = model_from_args(args, task, X.dtypes)
     start = time.perf_counter()
-    model.fit(X, y)
+    with progress(f"training {args.epochs} epochs on {data.source}"):
+        model.fit(X, y)
     return TrainResult(model, task, data, (X, y), validation, time.perf_counter() - start)
+
+
+def auto_lr(args: argparse.Namespace) -> tuple[float, str]:
+    """``--lr auto``: half the stability limit at the initial weights, and the rule in words."""
+    from ..diagnostics.lr_range import auto_learning_rate
+    from .loading import scaled_xy
+
+    _, task, X, y = scaled_xy(args)
+    params = setup_params(argparse.Namespace(**{**vars(args), "lr": None}), task)
+    with progress("--lr auto: measuring the curvature at the initial weights"):
+        suggestion = auto_learning_rate(X, y, **params)
+    return suggestion.learning_rate, suggestion.rule
+
+
+def settle_auto_lr(args: argparse.Namespace) -> tuple[argparse.Namespace, str | None]:
+    """``args`` with ``--lr auto`` replaced by the rate, and the line that says so (or None)."""
+    if args.lr != "auto":
+        return args, None
+    lr, rule = auto_lr(args)
+    return argparse.Namespace(**{**vars(args), "lr": lr}), f"learning rate auto: {lr:.4g} ({rule})"

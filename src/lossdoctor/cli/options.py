@@ -20,7 +20,14 @@ from ..data import BUILTIN_DATASETS, MAX_AUTO_CLASSES
 from ..initializers import INITIALIZERS
 from ..runspec import CLASSIC_SETUP as _CLASSIC
 from ..runspec import make_spec
-from .argtypes import fraction, non_negative_float, positive_float, positive_int, seed
+from .argtypes import (
+    fraction,
+    lr_or_auto,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    seed,
+)
 
 #: Learning rate used when ``--lr`` is not given, by optimiser. With standardised inputs these
 #: train the default network on the built-in data sets; momentum 0.9 multiplies the effective
@@ -108,20 +115,48 @@ def default_help(
     return f"(default: {text})"
 
 
+class RefusedOption(argparse.Action):
+    """An option a command does not use: giving it is a one-line error saying why.
+
+    Declared so that the command's parser recognises it (instead of "unrecognized arguments")
+    and hidden from ``--help``.
+    """
+
+    def __init__(self, option_strings: list[str], dest: str, reason: str = "", **kwargs: Any):
+        kwargs.update(nargs="?", default=None, help=argparse.SUPPRESS)
+        super().__init__(option_strings, dest, **kwargs)
+        self.reason = reason
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        from .errors import UsageError
+
+        raise UsageError(f"{option} does not apply here: {self.reason}")
+
+
+def refuse_options(parser: argparse.ArgumentParser, reasons: dict[str, str]) -> None:
+    """Declare each ``--option`` of ``reasons`` as a :class:`RefusedOption`."""
+    for flag, reason in reasons.items():
+        parser.add_argument(flag, action=RefusedOption, reason=reason)
+
+
 def add_setup_options(
     parser: argparse.ArgumentParser,
     defaults: SetupDefaults = TRAIN_SETUP,
     *,
     without_data: SetupDefaults | None = None,
+    refused: dict[str, str] | None = None,
 ) -> None:
     """Declare the data and training set-up shared by every command that trains, but ``--lr``.
 
     Adds the data options (:func:`add_data_options`), ``--scale``, the network options
     (:func:`add_network_options`) and ``--optimizer``, ``--epochs``, ``--batch-size``. Each
     command declares its own ``--lr`` (one rate, one or ``auto``, several), with
-    :func:`add_lr_option` for the plain one.
+    :func:`add_lr_option` for the plain one. Options named in ``refused`` (``{"--epochs":
+    "why"}``) are declared as :class:`RefusedOption` instead: a command that does not use an
+    option refuses it rather than ignoring it.
     """
-    add_data_options(parser)
+    refused = refused or {}
+    add_data_options(parser, refused=refused)
     _add_setup_option(
         parser,
         "--scale",
@@ -139,25 +174,31 @@ def add_setup_options(
         "gd: plain gradient descent; momentum: heavy ball, 0.9; adam",
         choices=tuple(DEFAULT_LR),
     )
-    _add_setup_option(
-        parser,
-        "--epochs",
-        defaults,
-        without_data,
-        "passes over the data; training runs exactly this many",
-        type=positive_int,
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="mini-batch size, shuffled each epoch (default: the full batch)",
-    )
+    if "--epochs" not in refused:
+        _add_setup_option(
+            parser,
+            "--epochs",
+            defaults,
+            without_data,
+            "passes over the data; training runs exactly this many",
+            type=positive_int,
+        )
+    if "--batch-size" not in refused:
+        parser.add_argument(
+            "--batch-size",
+            type=positive_int,
+            default=None,
+            metavar="N",
+            help="mini-batch size, shuffled each epoch (default: the full batch)",
+        )
+    refuse_options(parser, refused)
 
 
-def add_data_options(parser: argparse.ArgumentParser) -> None:
-    """Declare ``DATA``, ``--target``, ``--task`` and ``--validation-fraction``."""
+def add_data_options(
+    parser: argparse.ArgumentParser, *, refused: dict[str, str] | None = None
+) -> None:
+    """Declare ``DATA``, ``--target``, ``--task`` and ``--validation-fraction`` (unless
+    ``refused`` names it)."""
     parser.add_argument(
         "data",
         nargs="?",
@@ -176,6 +217,8 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
         help="auto: classification for text, boolean or integer labels with at most "
         f"{MAX_AUTO_CLASSES} values, else regression (default: %(default)s)",
     )
+    if "--validation-fraction" in (refused or {}):
+        return
     parser.add_argument(
         "--validation-fraction",
         type=fraction,
@@ -250,8 +293,16 @@ def add_lr_option(
     *,
     without_data: SetupDefaults | None = None,
 ) -> None:
-    """Declare ``--lr``, one positive learning rate."""
-    _add_setup_option(parser, "--lr", defaults, without_data, "learning rate", type=positive_float)
+    """Declare ``--lr``, one positive learning rate or ``auto``."""
+    _add_setup_option(
+        parser,
+        "--lr",
+        defaults,
+        without_data,
+        "learning rate, or auto: half the stability limit from the curvature at the initial "
+        "weights (1/L for gd)",
+        type=lr_or_auto,
+    )
 
 
 def _add_setup_option(

@@ -4,6 +4,8 @@ name."""
 from __future__ import annotations
 
 import math
+import os
+import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,17 @@ def check_output_path(path: str | None, option: str) -> None:
     if path is None:
         return
     p = Path(path)
-    if p.is_dir():
+    if path.endswith(("/", os.sep)) or p.is_dir():
         raise UsageError(f"{option} {path} is a directory; give a file name")
+    try:
+        mode = os.stat(p).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise UsageError(
+            f"{option} {path} exists and is not a regular file (a device or a pipe); "
+            "give a file name"
+        )
     parent = p.parent
     if not parent.is_dir():
         raise UsageError(f"{option} {path}: directory {str(parent)!r} does not exist")

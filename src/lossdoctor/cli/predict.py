@@ -56,8 +56,11 @@ def model_features(model: Any, model_path: str, spec: str) -> tuple[Any, int]:
     from ..data import DataError
 
     names = getattr(model, "feature_names_in_", None)
+    # A model trained with --impute/--encode reads missing values and text as training did.
+    keep = "keep" if _has_column_transformer(model) else "error"
     if names is not None:
-        data = read_data(spec, features=[str(n) for n in names], require_target=False)
+        features = [str(n) for n in names]
+        data = read_data(spec, features=features, require_target=False, missing=keep, text=keep)
         return frame(data), data.X.shape[0]
     data = read_data(spec, require_target=False)
     expected = int(model.n_features_in_)
@@ -67,6 +70,15 @@ def model_features(model: Any, model_path: str, spec: str) -> tuple[Any, int]:
             f"{data.X.shape[1]} feature columns"
         )
     return data.X, data.X.shape[0]
+
+
+def _has_column_transformer(model: Any) -> bool:
+    from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(model, TransformedTargetRegressor):
+        model = model.regressor_
+    return isinstance(model, Pipeline) and isinstance(model.steps[0][1], ColumnTransformer)
 
 
 def predictions_csv(model: Any, X: Any) -> str:

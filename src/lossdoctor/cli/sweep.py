@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .argtypes import positive_float
+from .argtypes import lr_or_auto
 from .errors import UsageError
 from .loading import scaled_xy
-from .models import setup_params
+from .models import auto_lr, setup_params
 from .options import TRAIN_SETUP, add_setup_options
 from .output import architecture, check_plot_path, print_and_plot
+from .progress import progress
 
 DEFAULT_SWEEP_LRS = (0.01, 0.1, 1.0, 10.0)
 
@@ -25,14 +26,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "at the end against the stability limit 2/lr. Print a table; --plot overlays the loss "
         "curves on a log axis.",
     )
-    add_setup_options(parser, TRAIN_SETUP)
+    add_setup_options(
+        parser,
+        TRAIN_SETUP,
+        refused={"--validation-fraction": "the sweep compares the training loss of each rate"},
+    )
     parser.add_argument(
         "--lr",
-        type=positive_float,
+        type=lr_or_auto,
         nargs="+",
         default=list(DEFAULT_SWEEP_LRS),
         metavar="LR",
-        help="learning rates (default: %(default)s)",
+        help="learning rates; auto: half the stability limit from the curvature at the initial "
+        "weights (default: %(default)s)",
     )
     parser.add_argument(
         "--jobs", type=int, default=1, metavar="N", help="parallel workers, -1: all cores"
@@ -49,10 +55,17 @@ def run(args: argparse.Namespace) -> int:
     check_plot_path(args.plot)
     if args.jobs == 0:
         raise UsageError("--jobs must be a positive number of workers or -1 for all cores")
+    rates = list(args.lr)
+    if "auto" in rates:
+        lr, rule = auto_lr(argparse.Namespace(**{**vars(args), "lr": "auto"}))
+        rates = [lr if rate == "auto" else rate for rate in rates]
+        print(f"learning rate auto: {lr:.4g} ({rule})")
+    args = argparse.Namespace(**{**vars(args), "validation_fraction": None})
     data, task, X, y = scaled_xy(args)
-    params = setup_params(args, task)
+    params = setup_params(argparse.Namespace(**{**vars(args), "lr": None}), task)
     params.pop("learning_rate_init")  # the swept rates, given below
-    result = lr_sweep(X, y, args.lr, n_jobs=args.jobs, **params)
+    with progress(f"training {args.epochs} epochs at each of {len(rates)} learning rates"):
+        result = lr_sweep(X, y, rates, n_jobs=args.jobs, **params)
     header = (
         f"learning-rate sweep: {architecture((X.shape[1], *args.hidden))} {args.activation}, "
         f"{args.optimizer}, {args.epochs} epochs, seed {args.seed}, on {data.source} "

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from typing import Any
 
 import numpy as np
 
-from .argtypes import lr_or_auto
-from .models import TrainResult, final_estimator, fit_from_args, setup_params
-from .options import TRAIN_SETUP, add_setup_options, default_help
-from .output import architecture, check_output_path, check_plot_path, plot_format
+from .errors import UsageError
+from .models import TrainResult, final_estimator, fit_from_args, settle_auto_lr
+from .options import TRAIN_SETUP, add_lr_option, add_setup_options
+from .output import (
+    architecture,
+    check_output_path,
+    check_plot_path,
+    json_default,
+    json_safe,
+    plot_format,
+)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -22,15 +30,35 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "exactly --epochs epochs, and print the final loss, scores and time.",
     )
     add_setup_options(parser, TRAIN_SETUP)
+    add_lr_option(parser, TRAIN_SETUP)
     parser.add_argument(
-        "--lr",
-        type=lr_or_auto,
-        default=TRAIN_SETUP.lr,
-        help="learning rate, or auto: half the stability limit from the curvature at the initial "
-        "weights (1/L for gd) " + default_help("lr", TRAIN_SETUP),
+        "--scale-target",
+        action="store_true",
+        help="regression: standardise the target for training and undo it in predictions "
+        "(stored with the model); a target in the hundreds otherwise blows up plain descent",
+    )
+    parser.add_argument(
+        "--impute",
+        choices=("mean", "median", "most_frequent"),
+        default=None,
+        help="fill missing feature values with the column's mean, median or most frequent "
+        "value (a scikit-learn SimpleImputer stored with the model and reused by predict)",
+    )
+    parser.add_argument(
+        "--encode",
+        choices=("onehot",),
+        default=None,
+        help="onehot: one column per category of each text feature (a OneHotEncoder stored "
+        "with the model; categories unseen in training encode as zeros in predict)",
     )
     parser.add_argument("--out", metavar="MODEL", help="save the trained model here (.npz)")
     parser.add_argument("--plot", metavar="IMAGE", help="plot the loss curve here (.png, .pdf)")
+    parser.add_argument(
+        "--history",
+        metavar="FILE",
+        help="write the per-epoch history (epoch, loss, learning rate, gradient norm, time ...) "
+        "here, as CSV (.csv) or JSON (.json), atomically",
+    )
     return parser
 
 
@@ -38,25 +66,80 @@ def run(args: argparse.Namespace) -> int:
     """Check the outputs, settle ``--lr auto``, fit, print the summary, write model and plot."""
     check_output_path(args.out, "--out")
     check_plot_path(args.plot)
-    if args.lr == "auto":
-        lr, rule = auto_lr(args)
-        args = argparse.Namespace(**{**vars(args), "lr": lr})
-        print(f"learning rate auto: {lr:.4g} ({rule})")
+    check_history_path(args.history)
+    args, line = settle_auto_lr(args)
+    if line:
+        print(line)
     result = fit_from_args(args)
-    lines = summary(result, args.optimizer) + write_outputs(result, args.out, args.plot)
+    history = final_estimator(result.model).history_
+    if result.validation is not None and (args.plot or args.history):
+        history = with_validation_loss(result)
+    lines = summary(result, args.optimizer) + write_outputs(result, args.out, args.plot, history)
+    if args.history is not None:
+        write_history(args.history, history)
+        lines.append(f"history written to {args.history}")
     print("\n".join(lines))
+    warning = training_warning(result, scale_target=args.scale_target)
+    if warning is not None:
+        warnings.warn(warning, RuntimeWarning, stacklevel=1)
     return 0
 
 
-def auto_lr(args: argparse.Namespace) -> tuple[float, str]:
-    """``--lr auto``: half the stability limit at the initial weights, and the rule in words."""
-    from ..diagnostics.lr_range import auto_learning_rate
-    from .loading import scaled_xy
+def training_warning(result: TrainResult, *, scale_target: bool) -> str | None:
+    """One line with the fix when the run diverged or ended worse than it started, else None."""
+    loss = np.asarray(final_estimator(result.model).history_.loss, dtype=float)
+    if loss.size == 0:
+        return None
+    fix = "lower --lr (or try --lr auto)"
+    if result.task == "regression" and not scale_target:
+        fix += ", or add --scale-target"
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not np.isfinite(loss).all() or loss.max() > 1e6 * max(loss[0], 1e-300):
+            bad = int(np.argmax(~np.isfinite(loss) | (loss > 1e6 * loss[0])))
+            return (
+                f"training diverged: the loss went from {loss[0]:.4g} to {loss[bad]:.4g} by "
+                f"epoch {bad + 1}; {fix}"
+            )
+        if loss[-1] > loss[0]:
+            return (
+                f"training ended worse than it started: loss {loss[0]:.4g} at epoch 1, "
+                f"{loss[-1]:.4g} at the end; {fix}"
+            )
+    return None
 
-    _, task, X, y = scaled_xy(args)
-    params = setup_params(argparse.Namespace(**{**vars(args), "lr": None}), task)
-    suggestion = auto_learning_rate(X, y, **params)
-    return suggestion.learning_rate, suggestion.rule
+
+def check_history_path(path: str | None) -> None:
+    """Fail before training on an unwritable --history path or a suffix other than .csv/.json."""
+    check_output_path(path, "--history")
+    if path is not None and not path.lower().endswith((".csv", ".json")):
+        raise UsageError(f"--history {path}: give a .csv or .json file name")
+
+
+def write_history(path: str, history: Any) -> None:
+    """The per-epoch history as CSV (one row per epoch) or JSON, written atomically."""
+    import csv
+    import io
+    import json
+
+    from ..atomic import atomic_write
+
+    columns = history.as_dict()
+    if path.lower().endswith(".json"):
+        document = {
+            **columns,
+            "stop_reason": history.stop_reason,
+            "message": history.message,
+            "best_epoch": history.best_epoch,
+        }
+        text = json.dumps(json_safe(document), default=json_default, allow_nan=False) + "\n"
+    else:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(list(columns))
+        for row in zip(*columns.values(), strict=True):
+            writer.writerow([repr(float(v)) if isinstance(v, float) else v for v in row])
+        text = buffer.getvalue()
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def summary(result: TrainResult, optimizer: str) -> list[str]:
@@ -87,7 +170,60 @@ def summary(result: TrainResult, optimizer: str) -> list[str]:
     ]
 
 
-def write_outputs(result: TrainResult, out: str | None, plot: str | None) -> list[str]:
+def with_validation_loss(result: TrainResult) -> Any:
+    """A copy of the fitted history with ``val_loss``: the loss on the held-out samples after
+    each epoch.
+
+    The estimator has no hook for it, so the run is replayed through the run specification (the
+    seam the estimators use: same weights, batches and steps) with a callback that evaluates
+    the held-out samples; the replay must reproduce the training loss bit for bit, else the
+    fitted history is returned unchanged. The fitted model is not touched.
+    """
+    import copy
+
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.pipeline import Pipeline
+
+    from ..runspec import make_spec, start_run, train
+    from ..training import Callback, loss_and_grad
+
+    assert result.validation is not None
+    model, est = result.model, final_estimator(result.model)
+    (X, y), (X_val, y_val) = result.train, result.validation
+    if isinstance(model, TransformedTargetRegressor):
+        scale_y = model.transformer_
+        y = scale_y.transform(np.asarray(y).reshape(-1, 1)).ravel()
+        y_val = scale_y.transform(np.asarray(y_val).reshape(-1, 1)).ravel()
+        model = model.regressor_
+    if isinstance(model, Pipeline):
+        X, X_val = model[:-1].transform(X), model[:-1].transform(X_val)
+    spec = make_spec(est.get_params())
+    dtype = spec.np_dtype
+    X = np.ascontiguousarray(np.asarray(X, dtype=float), dtype=dtype)
+    X_val = np.ascontiguousarray(np.asarray(X_val, dtype=float), dtype=dtype)
+    encoding = est.target_encoding_
+    Y = encoding.encode(np.asarray(y)).astype(dtype, copy=False)
+    Y_val = encoding.encode(np.asarray(y_val)).astype(dtype, copy=False)
+    run = start_run(spec, X, Y, encoding.head)
+    val_loss: list[float] = []
+
+    class HeldOut(Callback):
+        def on_epoch_end(self, epoch: int, params: Any, history: Any) -> bool | None:
+            with np.errstate(all="ignore"):
+                val_loss.append(float(loss_and_grad(run.net, params, X_val, Y_val, 0.0)[0]))
+            return None
+
+    replay = train(spec, run, callbacks=[HeldOut()], progress=False)
+    history = copy.deepcopy(est.history_)
+    if list(replay.history.loss) != list(history.loss):
+        return history
+    history.val_loss = val_loss
+    return history
+
+
+def write_outputs(
+    result: TrainResult, out: str | None, plot: str | None, history: Any = None
+) -> list[str]:
     """Save the model to ``out`` and plot the loss curve to ``plot``; one line for each."""
     from ..model_files import save
 
@@ -98,7 +234,8 @@ def write_outputs(result: TrainResult, out: str | None, plot: str | None) -> lis
     if plot is not None:
         est = final_estimator(result.model)
         title = f"{type(est).__name__} {architecture(est.network_.layer_sizes)} on "
-        write_loss_plot(plot, est.history_, title=title + result.data.source)
+        history = est.history_ if history is None else history
+        write_loss_plot(plot, history, title=title + result.data.source)
         lines.append(f"loss curve written to {plot}")
     return lines
 

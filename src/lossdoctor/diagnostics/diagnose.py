@@ -31,12 +31,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..data import infer_task
-from ..network import Network, init_params
+from ..network import Network
 from ..runspec import CLASSIC_SETUP, make_spec
 from ..training import History
 from .evidence import data_evidence, init_evidence, lr_evidence
 from .findings import Diagnosis
-from .fix_plan import plan_fixes, restate_lr_fix, retrain
+from .fix_plan import plan_fixes, restate_lr_fix
 from .history_diagnosis import diagnose_history
 from .monitored_run import (
     _SHARPNESS_SUBSAMPLE,
@@ -49,7 +49,7 @@ from .monitors import MonitorCallback, select_probe
 from .prepare import class_labels
 from .rules import evaluate
 
-__all__ = ["CLASSIC_SETUP", "diagnose", "diagnose_fitted", "diagnose_history"]
+__all__ = ["CLASSIC_SETUP", "diagnose", "diagnose_fitted", "diagnose_history", "fix_verdict"]
 
 
 def _task_of(y: NDArray, task: str) -> str:
@@ -83,6 +83,9 @@ def diagnose(
     random_state: int | np.random.Generator | None = 0,
     holdout: float | None = 0.2,
     sharpness: bool = True,
+    output_activation: str | None = None,
+    loss: str | None = None,
+    split: str = "stratified",
     **params: Any,
 ) -> Diagnosis:
     """Train a set-up with monitors attached and explain what goes wrong, root causes first.
@@ -110,6 +113,14 @@ def diagnose(
         None or 0 trains on every sample.
     sharpness : bool
         Measure the sharpness (Lanczos; the slowest check) for gradient descent and SGD.
+    output_activation, loss : str, optional
+        The user's own output activation (``sigmoid``, ``softmax``, ``tanh``, ``relu``,
+        ``identity``) and loss (``binary_crossentropy``, ``categorical_crossentropy``,
+        ``squared_error``, ``absolute_error``; Keras spellings accepted), to reproduce a network
+        whose output does not fit its task. None: the estimators' own for the task.
+    split : {"stratified", "last"}
+        How the ``holdout`` is taken: a shuffled, stratified split, or the last samples as they
+        come (Keras's ``validation_split``).
     **params
         Constructor parameters of :class:`~lossdoctor.MLPClassifier` /
         :class:`~lossdoctor.MLPRegressor`. ``n_iter_no_change`` defaults to None here (run the
@@ -139,6 +150,8 @@ def diagnose(
         "holdout": holdout,
         "sharpness": sharpness,
     }
+    user = {"output_activation": output_activation, "loss": loss, "split": split}
+    params = {**params, **{k: v for k, v in user.items() if v is not None}}
     diagnosis, extra = _run(Xa, ya, params=params, prep={}, **run)
     needs_lr = {"lr-too-high", "lr-too-low"} & set(diagnosis.codes)
     if not (fix or needs_lr):
@@ -147,10 +160,87 @@ def diagnose(
     if needs_lr and "learning_rate_init" in plan.params:
         changes = {**plan.prep, **plan.params}
         restate_lr_fix(diagnosis, plan.params["learning_rate_init"], plan.bound, changes)
-    if fix and (plan.params or plan.prep):  # a healthy run has nothing to apply or retrain
-        diagnosis.fixed = retrain(Xa, ya, plan, params=params, **run)
-        diagnosis.fix_params = {**plan.prep, **plan.params}
+    if not (fix and (plan.params or plan.prep)):  # a healthy run has nothing to apply or retrain
+        return diagnosis
+    # Rounds of fixes, each judged on the validation data, until the run is healthy, a round
+    # does not improve, or the cap.
+    cur_prep: dict[str, Any] = {}
+    current, cur_params = diagnosis, dict(params)
+    for _ in range(MAX_FIX_ROUNDS):
+        new_params = {**cur_params, **plan.params}
+        new_prep = {**cur_prep, **plan.prep}
+        fixed, extra = _run(Xa, ya, params=new_params, prep=new_prep, **run)
+        verdict = fix_verdict(current, fixed)
+        verdict["changes"] = {**plan.prep, **plan.params}
+        diagnosis.fix_rounds.append(verdict)
+        if diagnosis.fixed is None or verdict["proven"]:
+            diagnosis.fixed = fixed
+            diagnosis.fix_params = {**new_prep, **_changed(params, new_params)}
+        if not verdict["proven"] or fixed.healthy:
+            break
+        current, cur_params, cur_prep = fixed, new_params, new_prep
+        plan = plan_fixes(fixed, extra, cur_params)
+        if not (
+            set(plan.params.items()) - set(cur_params.items()) or plan.prep.keys() - cur_prep.keys()
+        ):
+            break  # nothing new to apply
     return diagnosis
+
+
+#: Rounds of ``--fix`` at most.
+MAX_FIX_ROUNDS = 3
+#: A validation metric (accuracy, R^2) change smaller than this is no change.
+METRIC_TOL = 0.005
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in after.items() if k not in before or before[k] != v}
+
+
+def _last_finite(values: list[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(finite[-1]) if finite else float("nan")
+
+
+def fix_verdict(before: Diagnosis, after: Diagnosis) -> dict[str, Any]:
+    """Judge a fix on held-out data: the validation metric first, then the validation loss.
+
+    A fix is proven when the validation metric (accuracy or R^2) rose, or stayed within
+    :data:`METRIC_TOL` while the validation loss fell; it is not proven when the metric fell,
+    whatever the training loss did. Without validation data the training loss decides, and the
+    verdict says so.
+    """
+    hb, ha = before.history, after.history
+    out: dict[str, Any] = {
+        "train_loss_before": _last_finite(hb.loss),
+        "train_loss_after": _last_finite(ha.loss),
+        "val_score_before": _last_finite(hb.val_score),
+        "val_score_after": _last_finite(ha.val_score),
+        "val_loss_before": _last_finite(hb.val_loss),
+        "val_loss_after": _last_finite(ha.val_loss),
+    }
+    sb, sa = out["val_score_before"], out["val_score_after"]
+    if np.isfinite(sa) and not np.isfinite(sb):
+        out["proven"], out["why"] = True, "the validation metric became finite"
+    elif np.isfinite(sa) and np.isfinite(sb):
+        if sa > sb + METRIC_TOL:
+            out["proven"], out["why"] = True, f"validation metric {sb:.4g} -> {sa:.4g}"
+        elif sa < sb - METRIC_TOL:
+            out["proven"] = False
+            out["why"] = f"the validation metric got worse: {sb:.4g} -> {sa:.4g}; not recommended"
+        else:
+            lb, la = out["val_loss_before"], out["val_loss_after"]
+            better = np.isfinite(la) and (not np.isfinite(lb) or la < lb)
+            out["proven"] = bool(better)
+            out["why"] = (
+                f"validation metric unchanged ({sb:.4g} -> {sa:.4g}), validation loss "
+                f"{lb:.4g} -> {la:.4g}"
+            )
+    else:
+        tb, ta = out["train_loss_before"], out["train_loss_after"]
+        out["proven"] = bool(np.isfinite(ta) and (not np.isfinite(tb) or ta < tb))
+        out["why"] = f"no validation data: training loss {tb:.4g} -> {ta:.4g}"
+    return out
 
 
 def diagnose_fitted(model: Any, X: NDArray, Y: NDArray) -> Diagnosis:
@@ -180,20 +270,18 @@ def diagnose_fitted(model: Any, X: NDArray, Y: NDArray) -> Diagnosis:
     ev_data = data_evidence(X, class_labels(Y) if task == "classification" else Y, task=task)
     probe = select_probe(X.shape[0], np.random.default_rng(2))
     ev_init: dict[str, Any] = {}
+    spec = make_spec(model.get_params())
     if isinstance(model.random_state, (int, np.integer)) and not model.warm_start:
-        params0 = init_params(
-            net,
-            np.random.default_rng(model.random_state),
-            init=model.init,
-            init_scale=model.init_scale,
-        )
-        ev_init = init_evidence(net, params0, X[probe])
+        # The first draws of the fit's generator (scikit-learn's RandomState for the default
+        # init), so these are the weights the model started from.
+        params0 = spec.initial_params(net, spec.rng(), np.float64)
+        ev_init = init_evidence(net, params0, X[probe], init=model.init)
     # The final weights, measured once: a one-point monitor.
     monitor = MonitorCallback(X[probe], Y[probe], epochs=1, n_samples=X.shape[0])
     monitor._net = net
     with np.errstate(all="ignore"):  # weights that blew up are a finding, not a warning
         monitor._probe(len(model.history_.epoch), model.params_)
-    opt_name, momentum, nesterov = make_spec(model.get_params()).optimizer_kind
+    opt_name, momentum, nesterov = spec.optimizer_kind
     lr_track: list[dict[str, Any]] = []
     history: History = model.history_
     if opt_name != "adam" and history.learning_rate:

@@ -6,9 +6,10 @@ beside their detectors and these measurements can be shown as they are.
 
 - :func:`data_evidence`: non-finite values, constant features, the scale and centre of each
   feature, class balance, the scale of a regression target.
-- :func:`init_evidence`: each weight matrix's spread against the spread its activation needs
-  (the default initialiser's), the share of positive weights, and the pre-activation spread
-  layer by layer on standardised inputs (the initialisation's effect alone, without the data's).
+- :func:`init_evidence`: each weight matrix's spread against the spread of the initialiser that
+  drew it (for a naive one, the activation's Glorot or He), the share of positive weights, and
+  the pre-activation spread layer by layer on standardised inputs (the initialisation's effect
+  alone, without the data's).
 - :func:`lr_evidence`: the learning rate against the stability bound at given weights, from the
   top Hessian eigenvalue (:mod:`lossdoctor.diagnostics.curvature`).
 - :func:`chance_loss`: the loss of the best constant prediction.
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..initializers import default_init
+from ..initializers import DEFAULT_INIT, expected_std, reference_init
 from ..network import Network, Params, n_layers
 
 if TYPE_CHECKING:
@@ -171,20 +172,22 @@ def standardize(X: NDArray, *, mean: NDArray | None = None, std: NDArray | None 
     return (X - mean) / scale
 
 
-def default_weight_std(net: Network, k: int) -> float:
-    """Standard deviation of layer ``k``'s weights under the initialiser that fits the activation.
+def default_weight_std(net: Network, k: int, init: str | None = None) -> float:
+    """Standard deviation of layer ``k``'s weights under the reference of initialiser ``init``.
 
-    Glorot for tanh, sigmoid and identity (``sqrt(2 / (fan_in + fan_out))``), He for the ReLU
-    family (``sqrt(2 / fan_in)``); the output layer uses the same rule, as :func:`init_params`.
+    The initialiser actually used is its own reference (``init=None``: scikit-learn's draw,
+    ``sqrt(factor / 3 / (fan_in + fan_out))``); a naive one (``normal``, ``uniform``) is judged
+    against the one that fits the activation, Glorot or He. See
+    :func:`lossdoctor.initializers.expected_std`.
     """
     fan_in, fan_out = net.layer_sizes[k - 1], net.layer_sizes[k]
-    if default_init(net.activation).startswith("he"):
-        return math.sqrt(2.0 / fan_in)
-    return math.sqrt(2.0 / (fan_in + fan_out))
+    return expected_std(init, net.activation, fan_in, fan_out)
 
 
-def init_evidence(net: Network, params: Params, X_probe: NDArray) -> dict[str, Any]:
-    """Measure the initial weights against the scale each layer's activation needs.
+def init_evidence(
+    net: Network, params: Params, X_probe: NDArray, *, init: str | None = None
+) -> dict[str, Any]:
+    """Measure the initial weights against the scale of the initialiser that drew them.
 
     Parameters
     ----------
@@ -194,6 +197,10 @@ def init_evidence(net: Network, params: Params, X_probe: NDArray) -> dict[str, A
     X_probe : ndarray of shape (n_probe, n_features)
         A few samples; they are standardised here so that the layer spreads reflect the weights
         only (the data's own scale is :func:`data_evidence`'s business).
+    init : str, optional
+        The initialiser that drew ``params`` (None: the default, scikit-learn's draw). Each
+        layer is measured against that initialiser's spread at ``init_scale=1``, or for a naive
+        one against the activation's (:func:`lossdoctor.initializers.reference_init`).
 
     Returns
     -------
@@ -201,7 +208,8 @@ def init_evidence(net: Network, params: Params, X_probe: NDArray) -> dict[str, A
         ``layers``: one dict per weight matrix, in forward order, with ``name``, ``std``,
         ``mean``, ``expected_std``, ``std_ratio`` (std over expected), ``positive_share`` and,
         for hidden layers, ``pre_activation_std`` on standardised inputs; ``max_std_ratio``,
-        ``min_std_ratio``, ``worst_layer``.
+        ``min_std_ratio``, ``worst_layer``; ``init`` (the initialiser's name) and ``reference``
+        (the initialiser whose spread is expected).
     """
     from ..activations import get_activation
 
@@ -211,7 +219,7 @@ def init_evidence(net: Network, params: Params, X_probe: NDArray) -> dict[str, A
     for k in range(1, n_layers(net) + 1):
         W = np.asarray(params[f"W{k}"], dtype=np.float64)
         rms = float(np.sqrt(np.mean(W * W)))
-        expected = default_weight_std(net, k)
+        expected = default_weight_std(net, k, init)
         layer: dict[str, Any] = {
             "name": f"W{k}",
             "std": float(W.std()),
@@ -221,6 +229,7 @@ def init_evidence(net: Network, params: Params, X_probe: NDArray) -> dict[str, A
             # RMS, not std: a uniform [0, 1) init is too large through its mean as well.
             "std_ratio": rms / expected,
             "positive_share": float(np.mean(W > 0)),
+            "size": int(W.size),
         }
         if k < n_layers(net):
             Z = A @ W + params[f"b{k}"]
@@ -234,6 +243,8 @@ def init_evidence(net: Network, params: Params, X_probe: NDArray) -> dict[str, A
         "max_std_ratio": float(max(ratios)),
         "min_std_ratio": float(min(ratios)),
         "worst_layer": layers[worst]["name"],
+        "init": DEFAULT_INIT if init is None else init,
+        "reference": reference_init(init, net.activation),
     }
 
 
@@ -355,6 +366,14 @@ class Evidence:
     curve_message : str
     curve_evidence : dict
         The classifier's numbers.
+    output : dict
+        The user's output activation and loss against the task
+        (:func:`~.user_output.output_evidence`, with ``zero_grad_share``); empty for the
+        estimators' own pair.
+    fit : dict
+        What the trained network does with the data: ``class_recall`` and ``class_share``
+        (classification), ``capacity`` (the loss of a wider reference network), ``order``
+        (labels sorted and no shuffling; classes missing from the validation split).
     """
 
     task: str | None = None
@@ -378,6 +397,8 @@ class Evidence:
     curve_label: str | None = None
     curve_message: str = ""
     curve_evidence: dict[str, Any] = field(default_factory=dict)
+    output: dict[str, Any] = field(default_factory=dict)
+    fit: dict[str, Any] = field(default_factory=dict)
 
     @property
     def data_ok(self) -> bool:
@@ -402,6 +423,8 @@ def gather_evidence(
     lr_track: list[dict[str, Any]],
     monitor: dict[str, Any],
     prep: dict[str, Any],
+    output: dict[str, Any] | None = None,
+    fit: dict[str, Any] | None = None,
 ) -> Evidence:
     """Build the :class:`Evidence` of a run from its measurements and its history.
 
@@ -445,4 +468,6 @@ def gather_evidence(
         curve_label=curve_label,
         curve_message=curve_message,
         curve_evidence=curve_ev,
+        output=output or {},
+        fit=fit or {},
     )

@@ -75,6 +75,10 @@ class Diagnosis:
         The parameter changes ``--fix`` applied (empty when no fix was run).
     fixed : Diagnosis or None
         The diagnosis of the run retrained with ``fix_params`` from the same seed.
+    fix_rounds : list of dict
+        One entry per round of ``--fix``: ``changes``, the training loss and the validation
+        metric and loss before and after, ``proven`` (the validation metric did not get worse and
+        something improved) and ``why``.
     """
 
     findings: list[Finding]
@@ -84,6 +88,12 @@ class Diagnosis:
     summary: str = ""
     fix_params: dict[str, Any] = field(default_factory=dict)
     fixed: Diagnosis | None = None
+    fix_rounds: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def fix_proven(self) -> bool:
+        """True when every round of ``--fix`` was proven on the validation data."""
+        return bool(self.fix_rounds) and all(r["proven"] for r in self.fix_rounds)
 
     @property
     def healthy(self) -> bool:
@@ -106,6 +116,9 @@ class Diagnosis:
             "monitor": self.monitor,
             "fix_params": self.fix_params,
         }
+        if self.fix_rounds:
+            out["fix_rounds"] = self.fix_rounds
+            out["fix_proven"] = self.fix_proven
         if self.fixed is not None:
             out["fixed"] = self.fixed.to_dict()
         return out

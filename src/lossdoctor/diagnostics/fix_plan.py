@@ -19,11 +19,11 @@ from numpy.typing import NDArray
 from ..network import Network, Params, init_params
 from .evidence import lr_evidence
 from .findings import Diagnosis
-from .monitored_run import _SHARPNESS_SUBSAMPLE, _run, _spec
+from .monitored_run import _SHARPNESS_SUBSAMPLE, _run, _spec, split_options
 from .prepare import PREP_STEPS
 from .prepare import prepare_data as _prepare
 from .ranking import summarize_roots
-from .rules import CONSTANT_COLUMNS, PLANNED_LR, RULES, Planned, lr_fix_text, nice_lr
+from .rules import CONSTANT_COLUMNS, PLANNED_LR, RULES, WIDER, Planned, lr_fix_text, nice_lr
 
 
 def _run_setup_only(
@@ -34,7 +34,7 @@ def _run_setup_only(
     prep: dict[str, Any],
 ) -> tuple[Network, Params, NDArray, NDArray] | None:
     """The fixed set-up's network, initial weights and training data (no training)."""
-    est = _spec({**params, **new, "random_state": 0})
+    est = _spec({**split_options({**params, **new})[0], "random_state": 0})
     X_tr, Y_tr, _, _, _ = _prepare(extra["X_tr"], extra["Y_tr"], None, None, prep)
     if not (np.isfinite(X_tr).all() and np.isfinite(Y_tr).all()):
         return None
@@ -49,7 +49,9 @@ class FixPlan(NamedTuple):
     Attributes
     ----------
     params : dict
-        Estimator parameters to change (``learning_rate_init`` last: it depends on the others).
+        Estimator parameters and set-up options (the rows' ``setup``: keyword arguments of
+        :func:`~.diagnose.diagnose`) to change, ``learning_rate_init`` last: it depends on the
+        others.
     prep : dict
         Data preparation, in the order :func:`~.prepare.prepare_data` applies it.
     bound : float or None
@@ -70,6 +72,8 @@ def _resolve(values: Any, extra: dict[str, Any]) -> dict[str, Any]:
     for key, value in values.items():
         if value is CONSTANT_COLUMNS:
             value = list(extra["data"].get("constant_features", []))
+        elif value is WIDER:
+            value = tuple(extra["fit"]["capacity"]["reference_hidden_layer_sizes"])
         elif value is PLANNED_LR:
             continue
         out[key] = value
@@ -101,6 +105,7 @@ def plan_fixes(diagnosis: Diagnosis, extra: dict[str, Any], params: dict[str, An
     for rule in RULES:
         if rule.code in roots:
             new.update(_resolve(rule.fix.params, extra))
+            new.update(_resolve(rule.fix.setup, extra))
             prep.update(_resolve(rule.fix.prep, extra))
     prep = {step: prep[step] for step in PREP_STEPS if step in prep}
     solver = params.get("solver", "adam")
@@ -155,7 +160,12 @@ def train_options(plan: FixPlan) -> dict[str, str | None]:
             if isinstance(value, Planned):
                 if value.name not in plan.params:
                     continue
-                value = f"{plan.params[value.name]:g}"
+                planned = plan.params[value.name]
+                value = (
+                    " ".join(str(v) for v in planned)
+                    if isinstance(planned, tuple)
+                    else f"{planned:g}"
+                )
             out[flag] = value
     return out
 

@@ -386,7 +386,7 @@ class Setup:
     params: Params
     X: NDArray
     Y: NDArray
-    rng: np.random.Generator
+    rng: np.random.Generator | np.random.RandomState
 
 
 def make_setup(X: ArrayLike, y: ArrayLike, **estimator_params: Any) -> Setup:
@@ -465,7 +465,7 @@ def lr_range_test(
         stop=stop,
         n_steps=n_steps,
         smoothing=smoothing,
-        rng=s.rng,
+        rng=s.rng if isinstance(s.rng, np.random.Generator) else int(s.rng.randint(2**31 - 1)),
     )
 
 
@@ -501,7 +501,14 @@ def auto_learning_rate(X: ArrayLike, y: ArrayLike, **estimator_params: Any) -> L
         )
     s = make_setup(X, y, **estimator_params)
     est = s.spec
-    L = sharpness_or_nan(s.net, s.params, s.X, s.Y, alpha=float(est.alpha), rng=s.rng)
+    L = sharpness_or_nan(
+        s.net,
+        s.params,
+        s.X,
+        s.Y,
+        alpha=float(est.alpha),
+        rng=s.rng if isinstance(s.rng, np.random.Generator) else 0,
+    )
     if not L > 0:
         raise ValueError(
             f"--lr auto: the sharpness at the initial weights is {L:.4g}, so it gives no "

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..network import Network, Params
+from ..network import Network, Params, forward
 from ..runspec import Run, RunSpec, fit_target_encoding, make_spec, train
 from ..training import History
 from .evidence import (
@@ -35,6 +35,7 @@ from .prepare import class_labels as _labels
 from .prepare import prepare_data as _prepare
 from .prepare import split_holdout as _split
 from .rules import evaluate
+from .user_output import canonical, output_evidence, train_user_output
 
 # Parameters of the estimators that diagnose() fills in when the caller does not: a fixed number
 # of epochs, so that the curve and the monitors cover the run the caller asked for.
@@ -42,6 +43,17 @@ _DIAGNOSE_DEFAULTS: dict[str, Any] = {"n_iter_no_change": None}
 
 # Samples in the subset on which the sharpness is measured (Lanczos on Hessian-vector products).
 _SHARPNESS_SUBSAMPLE = 256
+
+
+#: Options of a diagnosed run that are not estimator parameters: the user's output activation and
+#: loss, and how the validation samples are held out (``stratified`` or ``last``).
+USER_OPTIONS = ("output_activation", "loss", "split")
+
+
+def split_options(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The estimator parameters, and the user options (:data:`USER_OPTIONS`) apart."""
+    est = {k: v for k, v in params.items() if k not in USER_OPTIONS}
+    return est, {k: params[k] for k in USER_OPTIONS if k in params}
 
 
 def _spec(params: dict[str, Any]) -> RunSpec:
@@ -87,8 +99,20 @@ def _run(
     holdout: float | None,
     sharpness: bool,
     prep: dict[str, Any],
+    user_output: tuple[str | None, str | None] = (None, None),
+    split: str = "stratified",
 ) -> tuple[Diagnosis, dict[str, Any]]:
-    """One diagnosed run; returns the diagnosis and the evidence the fixes need."""
+    """One diagnosed run; returns the diagnosis and the evidence the fixes need.
+
+    ``user_output`` is the user's (output activation, loss), None for the estimators' own;
+    ``split="last"`` holds out the last samples as they come (Keras's ``validation_split``).
+    """
+    params, options = split_options(params)
+    if options.get("output_activation") is not None or options.get("loss") is not None:
+        user_output = (options.get("output_activation"), options.get("loss"))
+    split = options.get("split") or split
+    if split not in ("stratified", "last"):
+        raise ValueError(f"split must be 'stratified' or 'last', got {split!r}")
     est = _spec({**params, "random_state": random_state})
     encoding = fit_target_encoding(task, y)
     Y = encoding.encode(y)
@@ -97,7 +121,18 @@ def _run(
 
     labels = y if task == "classification" and y.ndim == 1 else None
     seed = random_state if isinstance(random_state, (int, np.integer)) else 0
-    X_tr, Y_tr, X_val, Y_val = _split(X, Y, labels, holdout, int(seed) + 1)
+    X_val: NDArray | None
+    Y_val: NDArray | None
+    if split == "last" and holdout:
+        n_val = max(1, round(holdout * X.shape[0]))
+        X_tr, Y_tr, X_val, Y_val = X[:-n_val], Y[:-n_val], X[-n_val:], Y[-n_val:]
+    else:
+        # Split indices, so that a run without shuffling trains on its rows in the user's order.
+        rows = np.arange(X.shape[0])
+        i_tr, _, i_val, _ = _split(rows[:, None], Y, labels, holdout, int(seed) + 1)
+        i_tr = i_tr[:, 0] if est.shuffle else np.sort(i_tr[:, 0])
+        X_tr, Y_tr = X[i_tr], Y[i_tr]
+        X_val, Y_val = (None, None) if i_val is None else (X[i_val[:, 0]], Y[i_val[:, 0]])
     X_tr, Y_tr, X_val, Y_val, prep_info = _prepare(X_tr, Y_tr, X_val, Y_val, prep)
     if prep:
         # After the fixes, judge the data the network actually sees.
@@ -116,7 +151,7 @@ def _run(
     params0 = est.initial_params(net, rng)
     n_train = X_tr.shape[0]
     probe = select_probe(n_train, np.random.default_rng(int(seed) + 2))
-    ev_init = init_evidence(net, params0, X_tr[probe])
+    ev_init = init_evidence(net, params0, X_tr[probe], init=est.init)
 
     opt_name, momentum, nesterov = est.optimizer_kind
     finite_data = bool(np.isfinite(X_tr).all() and np.isfinite(Y_tr).all())
@@ -147,10 +182,45 @@ def _run(
     monitor = MonitorCallback(
         X_tr[probe], Y_tr[probe], epochs=epochs, n_samples=n_train, snapshots=3 if ev_lr else 0
     )
+    out_name, loss_name = canonical(*user_output, encoding.head)
+    n_classes = int(np.unique(y).size) if task == "classification" else None
+    ev_output = output_evidence(
+        out_name, loss_name, task=task, head=net.head, Y=Y_tr, n_classes=n_classes
+    )
+    final_params: Params | None = None
     with np.errstate(all="ignore"):  # overflow is what the diagnosis is about, not a failure
-        run = Run(net, params0, X_tr, Y_tr, rng, validation)
-        result = train(est, run, callbacks=[monitor], progress=False, verbose=False)
-    history = result.history
+        if ev_output:  # the user's own output and loss: reproduce their run
+            history, info = train_user_output(
+                est,
+                net,
+                params0,
+                X_tr,
+                Y_tr,
+                rng,
+                validation,
+                output=out_name,
+                loss=loss_name,
+                task=task,
+            )
+            ev_output.update(info)
+            ev_lr = {}
+        else:
+            run = Run(net, params0, X_tr, Y_tr, rng, validation)
+            result = train(est, run, callbacks=[monitor], progress=False, verbose=False)
+            history = result.history
+            final_params = result.params
+    ev_fit = fit_evidence(
+        est,
+        net,
+        final_params,
+        X_tr,
+        Y_tr,
+        Y_val,
+        history=history,
+        task=task,
+        head=net.head,
+        seed=int(seed),
+    )
 
     # Sharpness at a few points of the run, from the monitor's snapshots (references, not copies).
     lr_track: list[dict[str, Any]] = []
@@ -176,6 +246,8 @@ def _run(
         history=history,
         monitor=monitor,
         prep=prep,
+        output=ev_output,
+        fit=ev_fit,
     )
     findings, summary = evaluate(ev)
     monitor_out = _monitor_series(monitor, ev_lr, lr_track, history)
@@ -189,6 +261,9 @@ def _run(
             "n_validation": 0 if validation is None else int(validation[0].shape[0]),
             "layer_sizes": list(net.layer_sizes),
             "head": net.head,
+            "output_activation": out_name,
+            "loss": loss_name,
+            "split": split,
             **({"preprocessing": prep} if prep else {}),
             **prep_info,
         },
@@ -204,6 +279,7 @@ def _run(
         "optimizer": (opt_name, momentum, nesterov),
         "alpha": float(est.alpha),
         "data": ev_data,
+        "fit": ev_fit,
     }
     return diagnosis, extra
 
@@ -222,6 +298,8 @@ def _evidence(
     history: History,
     monitor: MonitorCallback,
     prep: dict[str, Any],
+    output: dict[str, Any] | None = None,
+    fit: dict[str, Any] | None = None,
 ) -> Evidence:
     """Everything the rules judge, for a run of ``est`` on ``net``."""
     return gather_evidence(
@@ -240,6 +318,8 @@ def _evidence(
         lr_track=lr_track,
         monitor=monitor.series,
         prep=prep,
+        output=output,
+        fit=fit,
     )
 
 
@@ -256,4 +336,84 @@ def _monitor_series(
     out["sharpness"] = [p["sharpness"] for p in points]
     out["stability_threshold"] = [p["threshold"] for p in points]
     out["learning_rate"] = list(history.learning_rate)
+    return out
+
+
+#: A hidden layer this narrow (or narrower) is checked for capacity against a wider reference.
+_NARROW = 3
+#: The width of the reference network of the capacity check.
+_REFERENCE_WIDTH = 32
+
+
+def fit_evidence(
+    est: RunSpec,
+    net: Network,
+    params: Params | None,
+    X_tr: NDArray,
+    Y_tr: NDArray,
+    Y_val: NDArray | None,
+    *,
+    history: History,
+    task: str,
+    head: str,
+    seed: int,
+) -> dict[str, Any]:
+    """What the trained network does with the data (see :attr:`.Evidence.fit`)."""
+    out: dict[str, Any] = {}
+    if task == "classification":
+        labels = _labels(Y_tr)
+        classes, counts = np.unique(labels, return_counts=True)
+        out["class_share"] = {str(c): float(n / labels.size) for c, n in zip(classes, counts)}
+        if params is not None and np.isfinite(X_tr).all():
+            with np.errstate(all="ignore"):
+                logits, _ = forward(net, params, X_tr)
+            pred = logits.argmax(axis=1) if logits.shape[1] > 1 else (logits[:, 0] > 0).astype(int)
+            if Y_tr.shape[1] == 1 or np.allclose(Y_tr.sum(axis=1), 1.0):
+                out["class_recall"] = {
+                    str(c): float(np.mean(pred[labels == c] == c)) for c in classes
+                }
+        sorted_labels = bool(np.all(np.diff(labels) >= 0) or np.all(np.diff(labels) <= 0))
+        batch = est.batch_size_for(X_tr.shape[0])
+        order: dict[str, Any] = {}
+        if sorted_labels and classes.size > 1 and not est.shuffle and batch is not None:
+            order["sorted_no_shuffle"] = True
+            order["batch_size"] = int(batch)
+        if Y_val is not None:
+            missing = sorted(set(classes.tolist()) - set(_labels(Y_val).tolist()))
+            if missing:
+                order["val_missing_classes"] = [str(c) for c in missing]
+                order["val_classes"] = sorted(str(c) for c in set(_labels(Y_val).tolist()))
+        if order:
+            out["order"] = order
+    hidden = list(net.layer_sizes[1:-1])
+    losses = [v for v in history.loss if np.isfinite(v)]
+    chance = chance_loss(head, Y_tr)
+    if (
+        params is not None
+        and hidden
+        and min(hidden) <= _NARROW
+        and losses
+        and chance
+        and losses[-1] >= 0.2 * chance
+    ):
+        wide = tuple(max(h, _REFERENCE_WIDTH) for h in hidden)
+        ref = _spec({**est.get_params(), "hidden_layer_sizes": wide, "random_state": seed})
+        rng = ref.rng()
+        ref_net = ref.network(X_tr.shape[1], Y_tr.shape[1], head)
+        with np.errstate(all="ignore"):
+            result = train(
+                ref,
+                Run(ref_net, ref.initial_params(ref_net, rng), X_tr, Y_tr, rng, None),
+                progress=False,
+                verbose=False,
+            )
+        ref_losses = [v for v in result.history.loss if np.isfinite(v)]
+        if ref_losses:
+            out["capacity"] = {
+                "hidden_layer_sizes": hidden,
+                "loss": float(losses[-1]),
+                "reference_hidden_layer_sizes": list(wide),
+                "reference_loss": float(ref_losses[-1]),
+                "chance_loss": float(chance),
+            }
     return out

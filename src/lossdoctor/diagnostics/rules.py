@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..initializers import default_init
 from .evidence import Evidence
 from .findings import Finding
 from .ranking import causal_graph, rank_by_graph, rank_order, summarize
@@ -40,6 +41,7 @@ __all__ = [
     "PLANNED_LR",
     "PRIORITY",
     "RULES",
+    "WIDER",
     "Fix",
     "Found",
     "Planned",
@@ -71,6 +73,8 @@ class Planned(NamedTuple):
 PLANNED_LR = Planned("learning_rate_init")
 #: The data's constant columns (:func:`~.evidence.data_evidence`'s ``constant_features``).
 CONSTANT_COLUMNS = Planned("constant_features")
+#: The hidden layers of the wider reference network of the capacity check.
+WIDER = Planned("hidden_layer_sizes")
 
 
 class Fix(NamedTuple):
@@ -82,6 +86,10 @@ class Fix(NamedTuple):
         Estimator constructor parameters to set.
     prep : mapping
         Data preparation to apply before training (:func:`~.prepare.prepare_data`).
+    setup : mapping
+        Options of the diagnosed set-up that are not estimator parameters: keyword arguments of
+        :func:`~.diagnose.diagnose` (``output_activation``, ``loss``, ``split``; None for "the
+        estimators' own output and loss").
     flags : mapping
         The same fix as options of ``lossdoctor train``: flag -> value, None for "leave the option
         out" (its default).
@@ -89,6 +97,7 @@ class Fix(NamedTuple):
 
     params: Mapping[str, Any] = {}
     prep: Mapping[str, Any] = {}
+    setup: Mapping[str, Any] = {}
     flags: Mapping[str, str | Planned | None] = {}
 
 
@@ -165,13 +174,18 @@ def detect_constant_features(ev: Evidence) -> Found | None:
 INPUT_RMS_MAX = 10.0
 #: Largest over smallest feature standard deviation beyond which scales are "wildly different".
 INPUT_STD_RATIO_MAX = 100.0
+#: ... which matters only when the largest feature's root mean square exceeds this.
+INPUT_RATIO_MIN_RMS = 3.0
 
 
 def detect_inputs_unscaled(ev: Evidence) -> Found | None:
     """A feature far from unit scale, or feature spreads wildly different."""
     d = ev.data
     max_rms, ratio = d.get("max_rms", 0.0), d.get("std_ratio", 1.0)
-    if not (max_rms > INPUT_RMS_MAX or ratio > INPUT_STD_RATIO_MAX):
+    # Near-constant columns next to unit-scale ones (pixels in [0, 1] with a constant border)
+    # give a large spread ratio, but the first layer sees inputs of unit scale: no finding.
+    spread = ratio > INPUT_STD_RATIO_MAX and max_rms > INPUT_RATIO_MIN_RMS
+    if not (max_rms > INPUT_RMS_MAX or spread):
         return None
     j = d["max_rms_feature"]
     severity = "error" if max_rms > 10 * INPUT_RMS_MAX or ratio > 1e3 else "warning"
@@ -223,14 +237,32 @@ def detect_class_imbalance(ev: Evidence) -> Found | None:
     )
 
 
-#: A regression target whose root mean square exceeds this is on a large scale.
+#: A regression target whose root mean square exceeds this is on a large scale...
 TARGET_RMS_MAX = 10.0
+#: ... unless the run settled: its final loss below this share of the loss of guessing.
+SETTLED_SHARE = 0.2
+
+
+def _settled(ev: Evidence) -> bool:
+    """The run ended well below the loss of guessing on a falling, finite curve."""
+    losses, chance = ev.losses, ev.chance_loss
+    return bool(
+        losses
+        and chance
+        and math.isfinite(losses[-1])
+        and max(losses) < SPIKE_RATIO * losses[0]  # no jump on the way (lr-too-high's evidence)
+        and losses[-1] < SETTLED_SHARE * chance
+        and ev.curve_label == "converging"
+    )
 
 
 def detect_targets_unscaled(ev: Evidence) -> Found | None:
     """A regression target far from unit scale."""
     d = ev.data
     if not (ev.task == "regression" and d.get("y_rms", 0.0) > TARGET_RMS_MAX):
+        return None
+    # A moderately large target that the network reached (house prices of mean 21) is fine.
+    if d["y_rms"] <= 10 * TARGET_RMS_MAX and _settled(ev):
         return None
     return Found(
         "error" if d["y_rms"] > 10 * TARGET_RMS_MAX else "warning",
@@ -245,22 +277,32 @@ def detect_targets_unscaled(ev: Evidence) -> Found | None:
 
 
 # -- detector on the initial weights --------------------------------------------------------------
-#: A layer whose weight RMS is further than this factor from its activation's default is
-#: badly initialised.
+#: A layer whose weight RMS is further than this factor from its initialiser's own spread (for a
+#: naive initialiser, the spread its activation needs) is badly initialised.
 INIT_RATIO_MAX = 3.0
 #: A layer with at least this share of weights of one sign is "all of one sign".
 ONE_SIGN_SHARE = 0.95
+#: Layers with fewer weights are exempt from the sign statistic (two weights of one sign are
+#: a coin toss, not a fault).
+ONE_SIGN_MIN_WEIGHTS = 16
 
 
 def detect_init_scale(ev: Evidence) -> Found | None:
-    """Initial weights far from the scale their activation needs, or all of one sign."""
+    """Initial weights far from their initialiser's spread, or all of one sign.
+
+    The spread expected of each layer comes from the initialiser actually used
+    (:func:`~lossdoctor.initializers.expected_std`): scikit-learn's draw, Glorot, He or LeCun at
+    ``init_scale=1``; a naive ``normal`` or ``uniform`` draw is held to the activation's Glorot or
+    He spread.
+    """
     if not ev.init:
         return None
     bad = []
     for layer in ev.init["layers"]:
         r = layer["std_ratio"]
-        one_sign = layer["positive_share"] >= ONE_SIGN_SHARE or layer["positive_share"] <= (
-            1 - ONE_SIGN_SHARE
+        one_sign = layer.get("size", ONE_SIGN_MIN_WEIGHTS) >= ONE_SIGN_MIN_WEIGHTS and (
+            layer["positive_share"] >= ONE_SIGN_SHARE
+            or layer["positive_share"] <= (1 - ONE_SIGN_SHARE)
         )
         if r > INIT_RATIO_MAX or r < 1 / INIT_RATIO_MAX or one_sign:
             bad.append((layer, one_sign))
@@ -277,10 +319,16 @@ def detect_init_scale(ev: Evidence) -> Found | None:
         if one_sign:
             text += f", {layer['positive_share']:.0%} positive"
         parts.append(text)
-    default = "He" if act in ("relu", "leaky_relu") else "Glorot"
+    init, reference = ev.init.get("init"), ev.init.get("reference")
+    if reference is None or init != reference:
+        # A naive initialiser, judged against the one that fits the activation.
+        family = "He" if str(reference or default_init(str(act))).startswith("he") else "Glorot"
+        scale = f"the scale {act} needs ({family}'s)"
+    else:
+        scale = f"the scale of {init} at init_scale=1"
     return Found(
         "error" if worst > 10 else "warning",
-        f"The initial weights are far from the scale {act} needs ({default}'s): "
+        f"The initial weights are far from {scale}: "
         + "; ".join(parts)
         + ". Too large saturates or explodes the layers, too small starves them of signal, "
         "and weights of one sign make every unit compute nearly the same thing.",
@@ -296,7 +344,8 @@ def detect_init_scale(ev: Evidence) -> Found | None:
                 for la, _ in bad
             ]
         },
-        f"init=None (the default for {act}: {default}) and init_scale=1.",
+        # The default draw is scikit-learn's: Glorot's uniform range for every activation.
+        f"init=None (the default for {act}: Glorot) and init_scale=1.",
     )
 
 
@@ -529,7 +578,8 @@ def detect_dead_units(ev: Evidence) -> Found | None:
         for layer, shares in dead.items()
         if shares and max(shares[-1], float(np.median(shares))) >= DEAD_MAX
     ]
-    if not bad_dead:
+    # A narrow ReLU network that trains fine (settled, no sign of too large a step) is healthy.
+    if not bad_dead or (_settled(ev) and not _too_high(ev).fires):
         return None
     worst = max(b[2] for b in bad_dead)
     text = "; ".join(f"{n}: {s:.0%} at the start, {e:.0%} at the end" for n, s, e in bad_dead)
@@ -729,6 +779,159 @@ def detect_overfitting(ev: Evidence) -> Found | None:
     )
 
 
+# -- detectors on the user's output and loss, and on what the trained network does -----------------
+def _pair(ev: Evidence) -> str:
+    o = ev.output
+    return f"output {o['output']} with {o['loss'].replace('_', ' ')}"
+
+
+def detect_output_loss_mismatch(ev: Evidence) -> Found | None:
+    """An output activation that does not fit the loss or the task."""
+    o = ev.output
+    if not o.get("problems"):
+        return None
+    return Found(
+        "error",
+        f"The network's {_pair(ev)} does not fit the task: " + "; ".join(o["problems"]) + ".",
+        {
+            "output_activation": o["output"],
+            "loss": o["loss"],
+            "expected_output_activation": o["expected_output"],
+            "expected_loss": o["expected_loss"],
+            "target_min": _f(o["target_min"]),
+            "target_max": _f(o["target_max"]),
+            "out_of_range": _f(o["out_of_range"]),
+        },
+        f"A {o['expected_output']} output with {o['expected_loss'].replace('_', ' ')} "
+        f"(output_activation=None, loss=None: the estimators' own for the task).",
+    )
+
+
+#: Share of exactly-zero gradient entries from which the gradients are "zero".
+ZERO_GRAD_SHARE = 0.999
+
+
+def detect_zero_gradients(ev: Evidence) -> Found | None:
+    """Gradients that are exactly zero: at the initial weights, or every recorded epoch."""
+    share = ev.output.get("zero_grad_share")
+    where: list[str] = []
+    if share is not None and share >= ZERO_GRAD_SHARE:
+        where = ["every parameter at the initial weights"]
+    gn = ev.monitor.get("grad_norm") or {}
+    zero = [k for k, v in gn.items() if _recorded(v) and all(x == 0 for x in _recorded(v))]
+    if zero:
+        where.append(f"{', '.join(zero)} on every recorded epoch")
+    if not where:
+        return None
+    return Found(
+        "error",
+        f"The gradients are exactly zero ({'; '.join(where)}): no step can change the weights, "
+        f"so the loss cannot move.",
+        {"zero_grad_share": _f(share) if share is not None else None, "zero": zero},
+        "Find what cuts the gradient: a softmax over one output unit, a ReLU output below "
+        "zero, or dead units; use the estimators' output for the task.",
+    )
+
+
+def detect_labels_scaled(ev: Evidence) -> Found | None:
+    """Two-valued labels outside [0, 1] fed to binary cross-entropy (masks saved as 0/255)."""
+    o = ev.output
+    if not o or o.get("loss") != "binary_crossentropy":
+        return None
+    lo, hi = o.get("target_min", 0.0), o.get("target_max", 1.0)
+    if not (math.isfinite(lo) and math.isfinite(hi)) or (lo >= 0 and hi <= 1):
+        return None
+    return Found(
+        "error",
+        f"The labels run from {lo:g} to {hi:g}, but binary cross-entropy needs targets in "
+        f"[0, 1]: the loss goes negative and the outputs are pushed to the sigmoid's tails.",
+        {"target_min": _f(lo), "target_max": _f(hi)},
+        f"Divide the labels by {hi:g} (or encode the classes as 0 and 1).",
+    )
+
+
+#: Underfitting: the loss at least this many times a wider network's on the same data...
+CAPACITY_RATIO = 2.0
+#: ... and at least this share of the loss of guessing.
+CAPACITY_MIN_SHARE = 0.2
+
+
+def detect_underfitting(ev: Evidence) -> Found | None:
+    """A training loss far above what a wider network reaches on the same data and epochs."""
+    c = ev.fit.get("capacity")
+    if not c:
+        return None
+    ratio = c["loss"] / max(c["reference_loss"], 1e-12)
+    if not (ratio >= CAPACITY_RATIO and c["loss"] >= CAPACITY_MIN_SHARE * c["chance_loss"]):
+        return None
+    wide = tuple(c["reference_hidden_layer_sizes"])
+    return Found(
+        "error" if c["loss"] >= 0.5 * c["chance_loss"] else "warning",
+        f"Too little capacity: hidden layers {tuple(c['hidden_layer_sizes'])} end at a "
+        f"training loss of {c['loss']:.4g} ({c['loss'] / c['chance_loss']:.0%} of the loss of "
+        f"guessing, {c['chance_loss']:.4g}), while hidden layers {wide} reach "
+        f"{c['reference_loss']:.4g} (x{ratio:.3g} lower) on the same data and epochs.",
+        {k: (_f(v) if isinstance(v, float) else v) for k, v in c.items()},
+        f"hidden_layer_sizes={wide}.",
+    )
+
+
+#: A class with at least this share of the samples ...
+COLLAPSE_MIN_SHARE = 0.05
+#: ... and a training recall below this is ignored by the predictions.
+COLLAPSE_RECALL = 0.1
+
+
+def detect_predictions_collapsed(ev: Evidence) -> Found | None:
+    """Predictions concentrated on fewer classes than the labels (per-class recall)."""
+    recall, share = ev.fit.get("class_recall"), ev.fit.get("class_share")
+    if not recall or not share:
+        return None
+    ignored = [
+        c for c, r in recall.items() if r < COLLAPSE_RECALL and share[c] >= COLLAPSE_MIN_SHARE
+    ]
+    if not ignored:
+        return None
+    lost = sum(share[c] for c in ignored)
+    return Found(
+        "warning",
+        f"The predictions collapsed onto fewer classes than the labels: class(es) "
+        f"{', '.join(ignored)} ({lost:.0%} of the training samples) are recalled "
+        f"{', '.join(f'{recall[c]:.0%}' for c in ignored)}; per-class recall "
+        + ", ".join(f"{c}: {r:.0%}" for c, r in recall.items())
+        + ".",
+        {"class_recall": {c: _f(r) for c, r in recall.items()}, "ignored": ignored},
+        "Oversample the ignored classes (balance_classes) and judge by balanced accuracy; "
+        "check the learning rate and the output first.",
+    )
+
+
+def detect_data_order(ev: Evidence) -> Found | None:
+    """Labels sorted in the data without shuffling, or a validation split missing classes."""
+    order = ev.fit.get("order")
+    if not order:
+        return None
+    parts = []
+    if order.get("val_missing_classes"):
+        parts.append(
+            f"the validation split holds only class(es) {', '.join(order['val_classes'])} and "
+            f"misses {', '.join(order['val_missing_classes'])}: it was taken from the end of "
+            f"data sorted by label"
+        )
+    if order.get("sorted_no_shuffle"):
+        parts.append(
+            f"the training rows are sorted by label and not shuffled, so each batch of "
+            f"{order['batch_size']} holds one class"
+        )
+    return Found(
+        "error",
+        "The data order is wrong: " + "; ".join(parts) + ".",
+        dict(order),
+        "Shuffle before splitting (a stratified split) and between epochs: shuffle=True, "
+        "split='stratified'.",
+    )
+
+
 # -- the table ------------------------------------------------------------------------------------
 _RELU_HE = {"activation": "relu", "init": None, "init_scale": 1.0}
 _RELU_HE_FLAGS: dict[str, str | Planned | None] = {
@@ -748,9 +951,36 @@ RULES: tuple[Rule, ...] = (
         fix=Fix(prep={"impute_non_finite": "median"}),
     ),
     Rule(
+        "data-order",
+        detect_data_order,
+        causes=("overfitting", "predictions-collapsed", "lr-too-high", "plateau"),
+        fix=Fix(params={"shuffle": True}, setup={"split": "stratified"}),
+    ),
+    Rule(
+        "labels-scaled",
+        detect_labels_scaled,
+        causes=("output-loss-mismatch", "non-finite-loss", "plateau", "saturated-activations"),
+        fix=Fix(setup={"output_activation": None, "loss": None}),
+    ),
+    Rule(
+        "output-loss-mismatch",
+        detect_output_loss_mismatch,
+        causes=(
+            "zero-gradients",
+            "predictions-collapsed",
+            "underfitting",
+            "lr-too-low",
+            "lr-too-high",
+            "plateau",
+            "dead-units",
+        ),
+        fix=Fix(setup={"output_activation": None, "loss": None}),
+    ),
+    Rule(
         "inputs-unscaled",
         detect_inputs_unscaled,
         causes=(
+            "zero-gradients",
             "saturated-activations",
             "dead-units",
             "vanishing-gradients",
@@ -784,11 +1014,19 @@ RULES: tuple[Rule, ...] = (
             "non-finite-loss",
             "plateau",
             "lr-too-low",
+            "zero-gradients",
         ),
         fix=Fix(
             params={"init": None, "init_scale": 1.0},
             flags={"--init": None, "--init-scale": "1"},
         ),
+    ),
+    # Below the scaling and initialisation rows: inputs or weights far too large saturate every
+    # unit exactly, and the gradients are then exactly zero.
+    Rule(
+        "zero-gradients",
+        detect_zero_gradients,
+        causes=("plateau", "lr-too-low", "predictions-collapsed", "underfitting"),
     ),
     Rule(
         "lr-too-high",
@@ -805,13 +1043,22 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "lr-too-low",
         detect_lr_too_low,
-        causes=("plateau",),
+        causes=("plateau", "predictions-collapsed"),
         fix=Fix(params={"learning_rate_init": PLANNED_LR}, flags={"--lr": PLANNED_LR}),
+    ),
+    Rule(
+        "underfitting",
+        detect_underfitting,
+        causes=("plateau", "predictions-collapsed"),
+        fix=Fix(
+            params={"hidden_layer_sizes": WIDER},
+            flags={"--hidden": WIDER},
+        ),
     ),
     Rule(
         "class-imbalance",
         detect_class_imbalance,
-        causes=("plateau",),
+        causes=("plateau", "predictions-collapsed"),
         fix=Fix(prep={"balance_classes": "oversample"}),
     ),
     Rule(
@@ -822,13 +1069,13 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "saturated-activations",
         detect_saturated_activations,
-        causes=("vanishing-gradients", "plateau"),
+        causes=("vanishing-gradients", "plateau", "predictions-collapsed"),
         fix=Fix(params=_RELU_HE, flags=_RELU_HE_FLAGS),
     ),
     Rule(
         "dead-units",
         detect_dead_units,
-        causes=("vanishing-gradients", "plateau"),
+        causes=("vanishing-gradients", "plateau", "predictions-collapsed"),
         fix=Fix(params={"activation": "leaky_relu"}, flags={"--activation": "leaky_relu"}),
     ),
     Rule(
@@ -840,8 +1087,15 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "vanishing-gradients",
         detect_vanishing_gradients,
-        causes=("plateau",),
+        causes=("plateau", "predictions-collapsed"),
         fix=Fix(params=_RELU_HE, flags=_RELU_HE_FLAGS),
+    ),
+    # A symptom of the output, gradient, learning-rate and capacity rows above; a root only
+    # when none of them is found.
+    Rule(
+        "predictions-collapsed",
+        detect_predictions_collapsed,
+        fix=Fix(prep={"balance_classes": "oversample"}),
     ),
     Rule("non-finite-loss", detect_non_finite_loss, fix=_CLIP),
     Rule("plateau", detect_plateau),  # a symptom: its fix is its cause's

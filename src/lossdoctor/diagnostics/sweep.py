@@ -259,7 +259,13 @@ def lr_sweep(
     est = s.spec
     batch_size = est.batch_size_for(s.X.shape[0])
     # One shuffling seed shared by all runs: every learning rate sees the same batches.
-    shuffle_seed = int(s.rng.integers(2**63 - 1)) if est.shuffle and batch_size else None
+    # (A RandomState, scikit-learn's draw with the default init, has no ``integers``.)
+    shuffle_seed: int | None = None
+    if est.shuffle and batch_size:
+        r = s.rng
+        shuffle_seed = int(
+            r.randint(2**31 - 1) if isinstance(r, np.random.RandomState) else r.integers(2**63 - 1)
+        )
 
     from joblib import Parallel, delayed
 

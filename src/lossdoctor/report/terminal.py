@@ -108,6 +108,13 @@ def format_plain(diagnosis: Diagnosis) -> str:
         lines += ["", "fix applied: " + ", ".join(f"{k}={v!r}" for k, v in d.fix_params.items())]
         lines.append(f"  before: {_loss_points(losses)}")
         lines.append(f"  after:  {_loss_points(_losses(d.fixed))}")
+        for i, r in enumerate(d.fix_rounds, 1):
+            lines.append(
+                f"  round {i}: training loss {r['train_loss_before']:.4g} -> "
+                f"{r['train_loss_after']:.4g}; validation metric {r['val_score_before']:.4g} -> "
+                f"{r['val_score_after']:.4g}: {'proven' if r['proven'] else 'NOT proven'} "
+                f"({r['why']})"
+            )
         remaining = [f.code for f in d.fixed.findings if f.severity != "info"]
         lines.append(
             "  findings that remain: " + (", ".join(remaining) if remaining else "none (healthy)")
