@@ -119,6 +119,25 @@ def test_string_labels_multiclass_and_proba(rng: np.random.Generator) -> None:
     assert clf.score(X, y) > 0.9
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_predict_log_proba_is_the_log_of_predict_proba(rng, n_classes: int) -> None:
+    """scikit-learn's ``log(predict_proba)``, but finite where a probability underflows to 0."""
+    X = rng.normal(size=(60, 3))
+    y = np.argmax(X[:, :n_classes], axis=1) if n_classes > 2 else (X[:, 0] > 0).astype(int)
+    clf = MLPClassifier((6,), solver="lbfgs", max_iter=50, random_state=0).fit(X, y)
+    proba, log_proba = clf.predict_proba(X), clf.predict_log_proba(X)
+    np.testing.assert_array_equal(log_proba[proba > 0], np.log(proba[proba > 0]))
+    np.testing.assert_array_equal(log_proba.argmax(axis=1), proba.argmax(axis=1))
+    # Inputs so large that some probabilities underflow to exactly 0: log would give -inf.
+    big = X * 1e6
+    proba = clf.predict_proba(big)
+    assert (proba == 0).any()
+    log_proba = clf.predict_log_proba(big)  # no divide-by-zero warning (warnings are errors)
+    assert np.isfinite(log_proba).all()
+    assert (log_proba[proba == 0] < -700).all()
+    np.testing.assert_array_equal(log_proba[proba > 0], np.log(proba[proba > 0]))
+
+
 def test_float32_end_to_end(cancer) -> None:
     X, y = cancer
     clf = MLPClassifier(

@@ -542,16 +542,31 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return proba
 
     def predict_log_proba(self, X: ArrayLike) -> NDArray:
-        """Logarithm of the class probabilities, computed from logits (finite for finite logits)."""
+        """Logarithm of the class probabilities: ``log(predict_proba(X))``, as scikit-learn's.
+
+        So its argmax is ``predict_proba``'s, ties where probabilities round to 1.0 included.
+        Where a probability underflows to 0 (scikit-learn: ``-inf`` and a warning), the value
+        is computed from the logits instead, finite for finite logits.
+        """
         from .losses import log_sigmoid
 
         logits = self._logits(X)
+        binary = len(self.classes_) == 2 and not self.target_encoding_.multilabel
+        proba = get_head(self.network_.head).output(logits)
+        if binary:
+            proba = np.hstack([1 - proba, proba])
+        positive = proba > 0
+        out = np.log(np.where(positive, proba, 1.0))
+        if positive.all():
+            return out
         if self.network_.head == "softmax":
             shifted = logits - logits.max(axis=1, keepdims=True)
-            return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        if len(self.classes_) == 2 and not self.target_encoding_.multilabel:
-            return np.hstack([log_sigmoid(-logits), log_sigmoid(logits)])
-        return log_sigmoid(logits)
+            exact = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        elif binary:
+            exact = np.hstack([log_sigmoid(-logits), log_sigmoid(logits)])
+        else:
+            exact = log_sigmoid(logits)
+        return np.where(positive, out, exact)
 
     def predict(self, X: ArrayLike) -> NDArray:
         """Predicted class labels, ndarray of shape (n_samples,) (or (n_samples, n_labels))."""
