@@ -238,10 +238,33 @@ def test_bad_parameters_are_named(param: str, value, match: str, cancer) -> None
         MLPClassifier(**{param: value}).fit(X, y)
 
 
-def test_one_class_is_refused(cancer) -> None:
-    X, _ = cancer
-    with pytest.raises(ValueError, match="only one class"):
-        MLPClassifier().fit(X, np.ones(len(X)))
+@pytest.mark.parametrize(
+    "params", [{"early_stopping": True, "validation_fraction": 0.2}, {"solver": "lbfgs"}]
+)
+def test_one_class_like_sklearn(params: dict, tmp_path) -> None:
+    """A single-class target trains as scikit-learn's does (one sigmoid towards 0), predicts
+    that class everywhere, and gives scikit-learn's probabilities (two columns)."""
+    from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+
+    from lossdoctor.model_files import load, save
+
+    X = np.random.RandomState(0).randn(20, 2)
+    y = np.array(["only"] * 20)
+    ours = MLPClassifier((5,), max_iter=30, random_state=0, **params)
+    theirs = SkMLPClassifier((5,), max_iter=30, random_state=0, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X, y)
+        theirs.fit(X, y)
+    assert list(ours.classes_) == ["only"]
+    assert (ours.predict(X) == "only").all() and ours.score(X, y) == 1.0
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, atol=1e-10)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-10)
+    assert ours.predict_proba(X).shape == (20, 2)
+    save(ours, tmp_path / "one.npz")
+    again = load(tmp_path / "one.npz")
+    assert again.predict(X).tolist() == ours.predict(X).tolist()
 
 
 def test_convergence_warning_like_sklearn(cancer) -> None:

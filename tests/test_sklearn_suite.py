@@ -23,7 +23,6 @@ OURS = "from lossdoctor import MLPClassifier, MLPRegressor"
 #: scikit-learn's tests that still fail with lossdoctor, each with the reason (README lists them).
 #: The run must fail exactly these: a new failure, or one of these passing, fails this test.
 KNOWN_FAILURES: dict[str, str] = {
-    "test_preserve_feature_names[MLPClassifier]": "a single-class target is refused (ValueError)",
     "test_mlp_diverging_loss": "the diverging run's last loss is finite, not NaN",
 }
 

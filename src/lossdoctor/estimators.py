@@ -191,7 +191,9 @@ class _BaseMLP(BaseEstimator):
             )
             y = y.ravel()
         if first and not (incremental and hasattr(self, "target_encoding_")):
-            self._set_target_encoding(fit_target_encoding(self._task(), y, spec.loss))
+            self._set_target_encoding(
+                fit_target_encoding(self._task(), y, spec.loss, one_class=True)
+            )
         elif not incremental and self.target_encoding_.classes is not None:
             from sklearn.utils.multiclass import unique_labels
 
@@ -529,7 +531,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             if known is None:
                 multilabel = type_of_target(y).startswith("multilabel")
                 labels = np.asarray(y) if multilabel else wanted
-                self._set_target_encoding(fit_target_encoding("classification", labels))
+                self._set_target_encoding(
+                    fit_target_encoding("classification", labels, one_class=True)
+                )
         self._fit(X, y, sample_weight, incremental=True)
         return self
 
@@ -537,7 +541,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """Class probabilities, ndarray of shape (n_samples, n_classes)."""
         logits = self._logits(X)
         proba = get_head(self.network_.head).output(logits)
-        if len(self.classes_) == 2 and not self.target_encoding_.multilabel:
+        if self.network_.head == "binary" and not self.target_encoding_.multilabel:
+            # Two columns, as scikit-learn's, also for a single class (``1 - p`` is its).
             return np.hstack([1 - proba, proba])
         return proba
 
@@ -551,7 +556,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         from .losses import log_sigmoid
 
         logits = self._logits(X)
-        binary = len(self.classes_) == 2 and not self.target_encoding_.multilabel
+        binary = self.network_.head == "binary" and not self.target_encoding_.multilabel
         proba = get_head(self.network_.head).output(logits)
         if binary:
             proba = np.hstack([1 - proba, proba])
@@ -573,6 +578,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         logits = self._logits(X)
         if self.target_encoding_.multilabel:
             return (logits > 0).astype(int)
+        if len(self.classes_) == 1:  # scikit-learn: a single class is every prediction
+            return np.repeat(self.classes_, logits.shape[0])
         if len(self.classes_) == 2:
             return self.classes_[(logits[:, 0] > 0).astype(int)]
         return self.classes_[logits.argmax(axis=1)]
