@@ -267,6 +267,10 @@ class _BaseMLP(BaseEstimator):
         self.loss_ = history.loss[-1] if history.loss else math.nan
         if self.early_stopping and self.solver != "lbfgs":
             self.validation_scores_ = list(history.val_score)
+            if result.history.stop_reason == "non-finite":
+                # The epoch that blew up ended on non-finite weights, whose score is NaN, as
+                # scikit-learn records it; the model keeps the best finite weights (and warns).
+                self.validation_scores_.append(math.nan)
             # Epochs of earlier warm-started fits without early stopping have NaN scores.
             scored = [v for v in history.val_score if not math.isnan(v)]
             self.best_validation_score_ = max(scored, default=math.nan)
@@ -453,7 +457,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Per-epoch record (``history_.as_dict()``, ``history_.to_frame()``).
     loss_, best_loss_, loss_curve_, n_iter_, t_, n_layers_, n_outputs_, out_activation_,
     validation_scores_, best_validation_score_, n_features_in_, feature_names_in_
-        As in scikit-learn.
+        As in scikit-learn. A run whose loss becomes non-finite stops there (with a
+        ``RuntimeWarning``) and keeps its last finite weights, or with early stopping its best
+        ones; ``validation_scores_`` then ends with NaN, the score of the epoch that blew up.
 
     Examples
     --------
