@@ -119,6 +119,25 @@ def test_string_labels_multiclass_and_proba(rng: np.random.Generator) -> None:
     assert clf.score(X, y) > 0.9
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_predict_log_proba_is_the_log_of_predict_proba(rng, n_classes: int) -> None:
+    """scikit-learn's ``log(predict_proba)``, but finite where a probability underflows to 0."""
+    X = rng.normal(size=(60, 3))
+    y = np.argmax(X[:, :n_classes], axis=1) if n_classes > 2 else (X[:, 0] > 0).astype(int)
+    clf = MLPClassifier((6,), solver="lbfgs", max_iter=50, random_state=0).fit(X, y)
+    proba, log_proba = clf.predict_proba(X), clf.predict_log_proba(X)
+    np.testing.assert_array_equal(log_proba[proba > 0], np.log(proba[proba > 0]))
+    np.testing.assert_array_equal(log_proba.argmax(axis=1), proba.argmax(axis=1))
+    # Inputs so large that some probabilities underflow to exactly 0: log would give -inf.
+    big = X * 1e6
+    proba = clf.predict_proba(big)
+    assert (proba == 0).any()
+    log_proba = clf.predict_log_proba(big)  # no divide-by-zero warning (warnings are errors)
+    assert np.isfinite(log_proba).all()
+    assert (log_proba[proba == 0] < -700).all()
+    np.testing.assert_array_equal(log_proba[proba > 0], np.log(proba[proba > 0]))
+
+
 def test_float32_end_to_end(cancer) -> None:
     X, y = cancer
     clf = MLPClassifier(
@@ -219,10 +238,33 @@ def test_bad_parameters_are_named(param: str, value, match: str, cancer) -> None
         MLPClassifier(**{param: value}).fit(X, y)
 
 
-def test_one_class_is_refused(cancer) -> None:
-    X, _ = cancer
-    with pytest.raises(ValueError, match="only one class"):
-        MLPClassifier().fit(X, np.ones(len(X)))
+@pytest.mark.parametrize(
+    "params", [{"early_stopping": True, "validation_fraction": 0.2}, {"solver": "lbfgs"}]
+)
+def test_one_class_like_sklearn(params: dict, tmp_path) -> None:
+    """A single-class target trains as scikit-learn's does (one sigmoid towards 0), predicts
+    that class everywhere, and gives scikit-learn's probabilities (two columns)."""
+    from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+
+    from lossdoctor.model_files import load, save
+
+    X = np.random.RandomState(0).randn(20, 2)
+    y = np.array(["only"] * 20)
+    ours = MLPClassifier((5,), max_iter=30, random_state=0, **params)
+    theirs = SkMLPClassifier((5,), max_iter=30, random_state=0, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X, y)
+        theirs.fit(X, y)
+    assert list(ours.classes_) == ["only"]
+    assert (ours.predict(X) == "only").all() and ours.score(X, y) == 1.0
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, atol=1e-10)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-10)
+    assert ours.predict_proba(X).shape == (20, 2)
+    save(ours, tmp_path / "one.npz")
+    again = load(tmp_path / "one.npz")
+    assert again.predict(X).tolist() == ours.predict(X).tolist()
 
 
 def test_convergence_warning_like_sklearn(cancer) -> None:

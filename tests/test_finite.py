@@ -85,3 +85,28 @@ def test_scale_target_trains_saves_and_predicts(
 def test_scale_target_is_refused_for_classification(capsys: pytest.CaptureFixture[str]) -> None:
     code, _out, err = run(capsys, "train", "--hidden", "3", "--epochs", "1", "--scale-target")
     assert code == 2 and "--scale-target is for regression" in err
+
+
+def test_diverging_run_with_early_stopping_ends_its_scores_on_nan() -> None:
+    """scikit-learn's test_mlp_diverging_loss: the scores end on NaN as scikit-learn's do, but
+    the model warns and keeps its best finite weights, so its predictions are scikit-learn's."""
+    from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+
+    data = builtin_dataset("iris")
+    X, y = data.X, data.y.astype(float)
+    params = dict(
+        hidden_layer_sizes=20, activation="identity", solver="sgd", learning_rate_init=1.0,
+        max_iter=20, early_stopping=True, n_iter_no_change=10, random_state=0,
+    )  # fmt: skip
+    with pytest.warns(RuntimeWarning, match="non-finite"):
+        ours = MLPRegressor(**params).fit(X, y)
+    assert isinstance(ours.validation_scores_[-1], float) and np.isnan(ours.validation_scores_[-1])
+    assert np.isfinite(ours.validation_scores_[:-1]).all()
+    assert len(ours.validation_scores_) == ours.n_iter_ + 1 == len(ours.loss_curve_) + 1
+    assert np.isfinite(ours.loss_curve_).all()
+    assert ours.best_validation_score_ == max(ours.validation_scores_[:-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = SkMLPRegressor(**params).fit(X, y)
+    assert np.isnan(theirs.validation_scores_[-1])
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-10)

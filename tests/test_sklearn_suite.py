@@ -22,13 +22,7 @@ IMPORT = "from sklearn.neural_network import MLPClassifier, MLPRegressor"
 OURS = "from lossdoctor import MLPClassifier, MLPRegressor"
 #: scikit-learn's tests that still fail with lossdoctor, each with the reason (README lists them).
 #: The run must fail exactly these: a new failure, or one of these passing, fails this test.
-KNOWN_FAILURES: dict[str, str] = {
-    # Our log-probabilities come from the logits; where probabilities round to 1.0 their argmax
-    # differs from predict_proba's.
-    "test_predict_proba_multilabel": "predict_log_proba argmax differs where proba saturates",
-    "test_preserve_feature_names[MLPClassifier]": "a single-class target is refused (ValueError)",
-    "test_mlp_diverging_loss": "the diverging run's last loss is finite, not NaN",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _copy_suite(tmp_path: Path) -> Path:

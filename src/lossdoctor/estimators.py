@@ -191,7 +191,9 @@ class _BaseMLP(BaseEstimator):
             )
             y = y.ravel()
         if first and not (incremental and hasattr(self, "target_encoding_")):
-            self._set_target_encoding(fit_target_encoding(self._task(), y, spec.loss))
+            self._set_target_encoding(
+                fit_target_encoding(self._task(), y, spec.loss, one_class=True)
+            )
         elif not incremental and self.target_encoding_.classes is not None:
             from sklearn.utils.multiclass import unique_labels
 
@@ -265,6 +267,10 @@ class _BaseMLP(BaseEstimator):
         self.loss_ = history.loss[-1] if history.loss else math.nan
         if self.early_stopping and self.solver != "lbfgs":
             self.validation_scores_ = list(history.val_score)
+            if result.history.stop_reason == "non-finite":
+                # The epoch that blew up ended on non-finite weights, whose score is NaN, as
+                # scikit-learn records it; the model keeps the best finite weights (and warns).
+                self.validation_scores_.append(math.nan)
             # Epochs of earlier warm-started fits without early stopping have NaN scores.
             scored = [v for v in history.val_score if not math.isnan(v)]
             self.best_validation_score_ = max(scored, default=math.nan)
@@ -451,7 +457,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Per-epoch record (``history_.as_dict()``, ``history_.to_frame()``).
     loss_, best_loss_, loss_curve_, n_iter_, t_, n_layers_, n_outputs_, out_activation_,
     validation_scores_, best_validation_score_, n_features_in_, feature_names_in_
-        As in scikit-learn.
+        As in scikit-learn. A run whose loss becomes non-finite stops there (with a
+        ``RuntimeWarning``) and keeps its last finite weights, or with early stopping its best
+        ones; ``validation_scores_`` then ends with NaN, the score of the epoch that blew up.
 
     Examples
     --------
@@ -529,7 +537,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             if known is None:
                 multilabel = type_of_target(y).startswith("multilabel")
                 labels = np.asarray(y) if multilabel else wanted
-                self._set_target_encoding(fit_target_encoding("classification", labels))
+                self._set_target_encoding(
+                    fit_target_encoding("classification", labels, one_class=True)
+                )
         self._fit(X, y, sample_weight, incremental=True)
         return self
 
@@ -537,27 +547,45 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """Class probabilities, ndarray of shape (n_samples, n_classes)."""
         logits = self._logits(X)
         proba = get_head(self.network_.head).output(logits)
-        if len(self.classes_) == 2 and not self.target_encoding_.multilabel:
+        if self.network_.head == "binary" and not self.target_encoding_.multilabel:
+            # Two columns, as scikit-learn's, also for a single class (``1 - p`` is its).
             return np.hstack([1 - proba, proba])
         return proba
 
     def predict_log_proba(self, X: ArrayLike) -> NDArray:
-        """Logarithm of the class probabilities, computed from logits (finite for finite logits)."""
+        """Logarithm of the class probabilities: ``log(predict_proba(X))``, as scikit-learn's.
+
+        So its argmax is ``predict_proba``'s, ties where probabilities round to 1.0 included.
+        Where a probability underflows to 0 (scikit-learn: ``-inf`` and a warning), the value
+        is computed from the logits instead, finite for finite logits.
+        """
         from .losses import log_sigmoid
 
         logits = self._logits(X)
+        binary = self.network_.head == "binary" and not self.target_encoding_.multilabel
+        proba = get_head(self.network_.head).output(logits)
+        if binary:
+            proba = np.hstack([1 - proba, proba])
+        positive = proba > 0
+        out = np.log(np.where(positive, proba, 1.0))
+        if positive.all():
+            return out
         if self.network_.head == "softmax":
             shifted = logits - logits.max(axis=1, keepdims=True)
-            return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        if len(self.classes_) == 2 and not self.target_encoding_.multilabel:
-            return np.hstack([log_sigmoid(-logits), log_sigmoid(logits)])
-        return log_sigmoid(logits)
+            exact = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        elif binary:
+            exact = np.hstack([log_sigmoid(-logits), log_sigmoid(logits)])
+        else:
+            exact = log_sigmoid(logits)
+        return np.where(positive, out, exact)
 
     def predict(self, X: ArrayLike) -> NDArray:
         """Predicted class labels, ndarray of shape (n_samples,) (or (n_samples, n_labels))."""
         logits = self._logits(X)
         if self.target_encoding_.multilabel:
             return (logits > 0).astype(int)
+        if len(self.classes_) == 1:  # scikit-learn: a single class is every prediction
+            return np.repeat(self.classes_, logits.shape[0])
         if len(self.classes_) == 2:
             return self.classes_[(logits[:, 0] > 0).astype(int)]
         return self.classes_[logits.argmax(axis=1)]

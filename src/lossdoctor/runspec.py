@@ -442,6 +442,8 @@ class TargetEncoding:
         unseen = np.setdiff1d(y, self.classes)
         if unseen.size:
             raise ValueError(f"y has classes not seen in the first fit: {unseen[:5].tolist()}")
+        if len(self.classes) == 1:  # scikit-learn's LabelBinarizer: one column of zeros
+            return np.zeros((y.shape[0], 1))
         if len(self.classes) == 2:
             return (y == self.classes[1]).astype(np.float64)[:, None]
         return (y[:, None] == self.classes[None, :]).astype(np.float64)
@@ -464,7 +466,9 @@ def _class_labels(y: NDArray, *, warn: bool) -> NDArray:
     return y
 
 
-def fit_target_encoding(task: str, y: NDArray, loss: str = "squared_error") -> TargetEncoding:
+def fit_target_encoding(
+    task: str, y: NDArray, loss: str = "squared_error", *, one_class: bool = False
+) -> TargetEncoding:
     """The encoding of a first fit: classes and head for classification, shape for regression.
 
     Parameters
@@ -473,11 +477,14 @@ def fit_target_encoding(task: str, y: NDArray, loss: str = "squared_error") -> T
     y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
     loss : {"squared_error", "poisson"}
         The regressor's loss: ``poisson`` gives the ``poisson`` head (log link).
+    one_class : bool
+        Accept a target with a single class, as scikit-learn's estimators do: one sigmoid
+        output trained towards 0 (its label binariser's encoding), every prediction that class.
 
     Raises
     ------
     ValueError
-        For a classification target with fewer than two classes.
+        For a classification target with fewer than two classes (unless ``one_class``).
     """
     if task == "regression":
         head = "poisson" if loss == "poisson" else "identity"
@@ -488,6 +495,8 @@ def fit_target_encoding(task: str, y: NDArray, loss: str = "squared_error") -> T
     if type_of_target(y) == "multilabel-indicator":
         return TargetEncoding("binary", np.arange(y.shape[1]), True)
     classes = np.unique(y)
+    if len(classes) == 1 and one_class:
+        return TargetEncoding("binary", classes, False)
     if len(classes) < 2:
         raise ValueError(
             f"the target has only one class ({classes[0]!r}); a classifier needs at least 2 classes"

@@ -83,8 +83,15 @@ def exit_status(diagnosis: Any) -> int:
 
 
 def setup_of(args: argparse.Namespace) -> argparse.Namespace:
-    """Fill the set-up options not given: the classic set-up without DATA, train's with it."""
-    return fill_setup_defaults(args, SETUP_BY_DATA[args.data is not None])
+    """Fill the set-up options not given: the classic set-up without DATA, train's with it.
+
+    With ``--optimizer lbfgs`` the learning rate stays unset unless given (and then refused):
+    lbfgs has none.
+    """
+    filled = fill_setup_defaults(args, SETUP_BY_DATA[args.data is not None])
+    if filled.optimizer == "lbfgs":
+        filled.lr = args.lr
+    return filled
 
 
 def html_writer() -> Any:

@@ -49,6 +49,11 @@ def run(args: argparse.Namespace) -> int:
     from ..report.plots import plot_lr_range
 
     check_plot_path(args.plot)
+    if args.optimizer == "lbfgs":
+        raise UsageError(
+            "--optimizer lbfgs does not apply here: the range test varies the learning rate, "
+            "and lbfgs has none"
+        )
     if not args.start < args.stop:
         raise UsageError(f"--start {args.start:g} must be below --stop {args.stop:g}")
     # The refused options are None; the estimator's defaults stand in (none is used).

@@ -23,17 +23,23 @@ def estimator_from_args(args: argparse.Namespace, task: str) -> MLPClassifier | 
     """The lossdoctor estimator the set-up options describe (not fitted, never scaled).
 
     ``--optimizer gd`` and ``momentum`` give solver ``gd`` (full batch) or ``sgd`` (with
-    ``--batch-size``) with momentum 0 or 0.9 (heavy ball); ``adam`` gives solver ``adam``.
-    Training always runs exactly ``--epochs`` epochs (``n_iter_no_change=None``).
+    ``--batch-size``) with momentum 0 or 0.9 (heavy ball); ``adam`` gives solver ``adam``;
+    ``lbfgs`` gives solver ``lbfgs`` (full batch, no learning rate: ``--lr`` and
+    ``--batch-size`` are refused with it). Training runs exactly ``--epochs`` epochs
+    (``n_iter_no_change=None``), or fewer with lbfgs when L-BFGS-B converges.
     """
     from ..estimators import MLPClassifier, MLPRegressor
 
     optimizer = args.optimizer
-    if optimizer == "adam":
+    if optimizer == "lbfgs":
+        check_lbfgs_args(args)
+        solver = "lbfgs"
+    elif optimizer == "adam":
         solver = "adam"
     else:
         solver = "gd" if args.batch_size is None else "sgd"
-    lr = args.lr if args.lr is not None else DEFAULT_LR[optimizer]
+    # lbfgs never reads learning_rate_init: the estimator's default stands.
+    lr = args.lr if args.lr is not None else DEFAULT_LR.get(optimizer, 0.001)
     cls = MLPClassifier if task == "classification" else MLPRegressor
     return cls(
         hidden_layer_sizes=tuple(args.hidden),
@@ -51,6 +57,19 @@ def estimator_from_args(args: argparse.Namespace, task: str) -> MLPClassifier | 
         init_scale=args.init_scale,
         dtype=args.dtype,
     )
+
+
+def check_lbfgs_args(args: argparse.Namespace) -> None:
+    """Refuse the options ``--optimizer lbfgs`` has no use for: ``--lr`` and ``--batch-size``."""
+    if getattr(args, "lr", None) is not None:
+        raise UsageError(
+            "--lr does not apply to --optimizer lbfgs: it has no learning rate (L-BFGS-B's "
+            "line search chooses every step)"
+        )
+    if getattr(args, "batch_size", None) is not None:
+        raise UsageError(
+            "--batch-size does not apply to --optimizer lbfgs: it takes full-batch steps"
+        )
 
 
 def model_from_args(args: argparse.Namespace, task: str, columns: Any = None) -> Any:
@@ -177,6 +196,8 @@ def auto_lr(args: argparse.Namespace) -> tuple[float, str]:
 
 def settle_auto_lr(args: argparse.Namespace) -> tuple[argparse.Namespace, str | None]:
     """``args`` with ``--lr auto`` replaced by the rate, and the line that says so (or None)."""
+    if getattr(args, "optimizer", None) == "lbfgs":
+        check_lbfgs_args(args)  # --lr auto included: lbfgs has no learning rate
     if args.lr != "auto":
         return args, None
     lr, rule = auto_lr(args)

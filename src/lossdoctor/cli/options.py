@@ -33,6 +33,9 @@ from .argtypes import (
 #: train the default network on the built-in data sets; momentum 0.9 multiplies the effective
 #: step by 1 / (1 - 0.9) = 10, hence a tenth of plain descent's rate.
 DEFAULT_LR = {"gd": 0.1, "momentum": 0.01, "adam": 0.001}
+#: ``--optimizer``'s choices: those with a learning rate, and lbfgs (L-BFGS-B's line search
+#: chooses every step, so it has none).
+OPTIMIZERS = (*DEFAULT_LR, "lbfgs")
 DEFAULT_DATA = "builtin:breast_cancer"
 
 
@@ -171,8 +174,9 @@ def add_setup_options(
         "--optimizer",
         defaults,
         without_data,
-        "gd: plain gradient descent; momentum: heavy ball, 0.9; adam",
-        choices=tuple(DEFAULT_LR),
+        "gd: plain gradient descent; momentum: heavy ball, 0.9; adam; lbfgs: L-BFGS-B on the "
+        "full batch, one iteration per epoch, no learning rate",
+        choices=OPTIMIZERS,
     )
     if "--epochs" not in refused:
         _add_setup_option(

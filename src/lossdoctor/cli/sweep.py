@@ -53,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
     from ..report.plots import plot_sweep
 
     check_plot_path(args.plot)
+    if args.optimizer == "lbfgs":
+        raise UsageError(
+            "--optimizer lbfgs does not apply here: the sweep varies the learning rate, and "
+            "lbfgs has none"
+        )
     if args.jobs == 0:
         raise UsageError("--jobs must be a positive number of workers or -1 for all cores")
     rates = list(args.lr)

@@ -162,9 +162,10 @@ def summary(result: TrainResult, optimizer: str) -> list[str]:
         score = model.score(*result.validation)
         rows.append((f"validation {score_name}", f"{score:.4g} ({n_val} held-out samples)"))
     rows.append(("time", f"{result.seconds:.2f} s"))
+    step = "no learning rate" if est.solver == "lbfgs" else f"lr {est.learning_rate_init:g}"
     return [
         f"trained {type(est).__name__} {architecture(est.network_.layer_sizes)} "
-        f"({est.activation}, {optimizer}, lr {est.learning_rate_init:g}, {est.dtype}) on "
+        f"({est.activation}, {optimizer}, {step}, {est.dtype}) on "
         f"{data.source}: {n_samples} samples x {n_features} features, {kind}",
         *(f"  {label:<20}{value}" for label, value in rows),
     ]

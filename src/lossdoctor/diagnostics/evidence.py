@@ -334,8 +334,9 @@ class Evidence:
     activation : str or None
         The hidden activation.
     n_hidden_layers : int or None
-    optimizer : {"gd", "sgd", "momentum", "nesterov", "adam"}
-        As :func:`~.curvature.stability_threshold` names it.
+    optimizer : {"gd", "sgd", "momentum", "nesterov", "adam", "lbfgs"}
+        As :func:`~.curvature.stability_threshold` names it; ``lbfgs`` has no learning rate
+        (L-BFGS-B's line search takes the steps), so ``lr`` and ``lr_track`` stay empty.
     solver : str
         The estimators' ``solver``.
     learning_rate_init : float or None

@@ -110,6 +110,8 @@ def plan_fixes(diagnosis: Diagnosis, extra: dict[str, Any], params: dict[str, An
     prep = {step: prep[step] for step in PREP_STEPS if step in prep}
     solver = params.get("solver", "adam")
     lr = float(params.get("learning_rate_init", 0.001))
+    if solver == "lbfgs":  # no learning rate to plan: L-BFGS-B's line search takes the steps
+        return FixPlan(new, prep, None, roots)
     if solver == "adam":
         if "lr-too-high" in roots:
             new["learning_rate_init"] = nice_lr(lr / 10)

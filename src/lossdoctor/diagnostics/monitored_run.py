@@ -173,7 +173,8 @@ def _run(
             subsample=subsample,
         )
 
-    if sharpness and finite_data and opt_name != "adam":
+    # Adam has no curvature bound to check against, and lbfgs has no learning rate at all.
+    if sharpness and finite_data and opt_name not in ("adam", "lbfgs"):
         ev_lr = lr_at(params0, lr0, _SHARPNESS_SUBSAMPLE)
         if ev_lr:  # empty when the sharpness could not be measured at these weights
             ev_lr["epoch"] = 0

@@ -38,6 +38,7 @@ from .ranking import causal_graph, rank_by_graph, rank_order, summarize
 __all__ = [
     "CAUSES",
     "CONSTANT_COLUMNS",
+    "NO_LEARNING_RATE",
     "PLANNED_LR",
     "PRIORITY",
     "RULES",
@@ -350,6 +351,18 @@ def detect_init_scale(ev: Evidence) -> Found | None:
 
 
 # -- detectors on the learning rate ---------------------------------------------------------------
+#: Said instead of a learning-rate finding or fix when the solver is lbfgs.
+NO_LEARNING_RATE = (
+    "solver='lbfgs' has no learning rate (L-BFGS-B's line search chooses every step), so no "
+    "learning rate is to blame or to change"
+)
+
+
+def _no_learning_rate(ev: Evidence) -> bool:
+    """True when the run has no learning rate to judge (lbfgs)."""
+    return ev.solver == "lbfgs" or ev.optimizer == "lbfgs"
+
+
 def _lr_text(lr: Any) -> str:
     """`` 0.1`` to name the learning rate in a sentence, or nothing when it is not known."""
     return "" if lr is None else f" {float(lr):g}"
@@ -421,7 +434,12 @@ def _too_high(ev: Evidence) -> _TooHigh:
 
 
 def detect_lr_too_high(ev: Evidence) -> Found | None:
-    """A step above the stability bound, a diverging or oscillating curve, or a loss spike."""
+    """A step above the stability bound, a diverging or oscillating curve, or a loss spike.
+
+    Never with lbfgs: it has no learning rate (the curve's own findings say so).
+    """
+    if _no_learning_rate(ev):
+        return None
     s = _too_high(ev)
     if not s.fires:
         return None
@@ -484,8 +502,11 @@ def _median_update_ratio(ev: Evidence) -> float | None:
 
 
 def detect_lr_too_low(ev: Evidence) -> Found | None:
-    """A slow curve with a step far below the stability bound (or tiny Adam updates)."""
-    if _too_high(ev).fires:
+    """A slow curve with a step far below the stability bound (or tiny Adam updates).
+
+    Never with lbfgs: it has no learning rate (the curve's own findings say so).
+    """
+    if _no_learning_rate(ev) or _too_high(ev).fires:
         return None
     lr = ev.learning_rate_init
     lev = ev.lr
@@ -699,11 +720,16 @@ def detect_non_finite_loss(ev: Evidence) -> Found | None:
     if not (ev.curve_label == "non-finite" or ev.stop_reason == "non-finite"):
         return None
     n_ok = ev.n_epochs
+    message = f"The loss became NaN or infinite after {n_ok} finite epochs; training stopped."
+    fix = "clip_norm=1.0 and a lower learning_rate_init, after fixing the data and scales."
+    if _no_learning_rate(ev):
+        message = message[:-1] + f"; {NO_LEARNING_RATE}."
+        fix = "Fix the data and scales, or raise alpha to keep the weights small."
     return Found(
         "error",
-        f"The loss became NaN or infinite after {n_ok} finite epochs; training stopped.",
+        message,
         {"finite_epochs": n_ok, **{k: _f(v) for k, v in ev.curve_evidence.items()}},
-        "clip_norm=1.0 and a lower learning_rate_init, after fixing the data and scales.",
+        fix,
     )
 
 
@@ -711,13 +737,18 @@ def detect_plateau(ev: Evidence) -> Found | None:
     """A curve that barely moves (a blown-up loss is :func:`detect_non_finite_loss`'s)."""
     if ev.curve_label != "plateau" or ev.stop_reason == "non-finite":
         return None
-    return Found(
-        "warning",
-        f"The loss is on a plateau: {ev.curve_message}.",
-        {k: _f(v) for k, v in ev.curve_evidence.items()},
+    message = f"The loss is on a plateau: {ev.curve_message}."
+    fix = (
         "Raise learning_rate_init tenfold if nothing else is found; a plateau is usually "
-        "a symptom (see the causes above).",
+        "a symptom (see the causes above)."
     )
+    if _no_learning_rate(ev):
+        message = message[:-1] + f"; {NO_LEARNING_RATE}."
+        fix = (
+            "A plateau is usually a symptom (see the causes above); with lbfgs, check max_iter "
+            "and max_fun and lower tol if it stopped early."
+        )
+    return Found("warning", message, {k: _f(v) for k, v in ev.curve_evidence.items()}, fix)
 
 
 #: Overfitting: the final validation loss at least this much above its best, at least this many
@@ -902,7 +933,11 @@ def detect_predictions_collapsed(ev: Evidence) -> Found | None:
         + ".",
         {"class_recall": {c: _f(r) for c, r in recall.items()}, "ignored": ignored},
         "Oversample the ignored classes (balance_classes) and judge by balanced accuracy; "
-        "check the learning rate and the output first.",
+        + (
+            "check the output first (lbfgs has no learning rate)."
+            if _no_learning_rate(ev)
+            else "check the learning rate and the output first."
+        ),
     )
 
 
@@ -1143,4 +1178,13 @@ def evaluate(ev: Evidence) -> tuple[list[Finding], str]:
     summary : str
     """
     ranked = rank(detect(ev))
-    return ranked, summarize(ranked, ev)
+    summary = summarize(ranked, ev)
+    if _no_learning_rate(ev):
+        found = any(f.severity != "info" for f in ranked)
+        unstable = ev.curve_label in ("diverging", "oscillating", "non-finite")
+        if unstable and not found:
+            # lr-too-high would have taken this curve; without a learning rate, say what is seen.
+            summary = f"Unexplained: the loss curve is {ev.curve_label}: {ev.curve_message}."
+        if found or unstable:
+            summary += f" Note: {NO_LEARNING_RATE}."
+    return ranked, summary

@@ -82,7 +82,10 @@ def _finding_lines(i: int, f: Finding) -> list[str]:
 
 def _setup_line(d: Diagnosis) -> str:
     s = d.setup
-    keys = ("layer_sizes", "activation", "solver", "learning_rate_init", "momentum", "init")
+    keys: tuple[str, ...] = ("layer_sizes", "activation", "solver")
+    if s.get("solver") != "lbfgs":  # lbfgs has no learning rate and no momentum
+        keys += ("learning_rate_init", "momentum")
+    keys += ("init",)
     parts = [f"{k}={s[k]}" for k in keys if k in s]
     if "max_iter" in s:
         parts.append(f"epochs={s['max_iter']}")
