@@ -19,11 +19,12 @@ from numpy.typing import NDArray
 from ..network import Network, Params, init_params
 from .evidence import lr_evidence
 from .findings import Diagnosis
+from .lr_advice import advise_lr, nice_lr
 from .monitored_run import _SHARPNESS_SUBSAMPLE, _run, _spec, split_options
 from .prepare import PREP_STEPS
 from .prepare import prepare_data as _prepare
 from .ranking import summarize_roots
-from .rules import CONSTANT_COLUMNS, PLANNED_LR, RULES, WIDER, Planned, lr_fix_text, nice_lr
+from .rules import CONSTANT_COLUMNS, PLANNED_LR, RULES, WIDER, Planned, lr_fix_text
 
 
 def _run_setup_only(
@@ -137,8 +138,8 @@ def plan_fixes(diagnosis: Diagnosis, extra: dict[str, Any], params: dict[str, An
         )
         if point and math.isfinite(point["threshold"]):
             bound = point["threshold"]
-            # Half the bound leaves room for the sharpness to rise during training.
-            target = nice_lr(0.5 * bound)
+            # The advised rate (half the bound: room for the sharpness to rise), rounded down.
+            target = advise_lr(bound=bound).rounded
             if "lr-too-high" in roots or lr > 2 * target:
                 new["learning_rate_init"] = min(target, lr)
             elif "lr-too-low" in roots:

@@ -33,6 +33,7 @@ import numpy as np
 from ..initializers import default_init
 from .evidence import Evidence
 from .findings import Finding
+from .lr_advice import advise_lr, nice_lr
 from .ranking import causal_graph, rank_by_graph, rank_order, summarize
 
 __all__ = [
@@ -108,16 +109,6 @@ class Rule(NamedTuple):
     detect: Callable[[Evidence], Found | None]
     causes: tuple[str, ...] = ()
     fix: Fix = Fix()
-
-
-def nice_lr(value: float) -> float:
-    """Round a learning rate down to one significant digit of 1, 2 or 5 (0.37 -> 0.2)."""
-    if not (math.isfinite(value) and value > 0):
-        return value
-    exponent = math.floor(math.log10(value))
-    mantissa = value / 10**exponent
-    step = 5 if mantissa >= 5 else 2 if mantissa >= 2 else 1
-    return float(f"{step * 10**exponent:.1g}")
 
 
 def lr_fix_text(value: float, why: str = "") -> str:
@@ -363,8 +354,9 @@ def _lr_fix_value(ev: Evidence, high: bool) -> tuple[float | None, str]:
         if high:
             return (nice_lr(lr / 10) if lr else 1e-4), "a tenth of the current one"
         return 1e-3, "Adam's usual default"
-    if bound and math.isfinite(bound):
-        return nice_lr(0.5 * bound), f"half the stability bound {bound:.3g} at the initial weights"
+    advice = advise_lr(bound=bound)
+    if advice.source == "curvature":
+        return advice.rounded, f"half the stability bound {bound:.3g} at the initial weights"
     if lr:
         return (
             (nice_lr(lr / 10), "a tenth of the current one")
