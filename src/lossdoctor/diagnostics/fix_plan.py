@@ -147,13 +147,13 @@ def plan_fixes(diagnosis: Diagnosis, extra: dict[str, Any], params: dict[str, An
     return FixPlan(new, prep, bound, roots)
 
 
-def train_options(plan: FixPlan) -> dict[str, str | None]:
+def train_options(plan: FixPlan) -> dict[str, str | bool | None]:
     """The plan as options of ``lossdoctor train``: flag -> value, None for "leave it out".
 
     Only the fixes that ``train`` can express appear (it has no flag for clipping, early
-    stopping, imputing, dropping columns, scaling the target or oversampling).
+    stopping, dropping columns or oversampling).
     """
-    out: dict[str, str | None] = {}
+    out: dict[str, str | bool | None] = {}
     for rule in RULES:
         if rule.code not in plan.roots:
             continue
@@ -181,7 +181,8 @@ def restate_lr_fix(
     """Give the learning-rate finding the value that fits the set-up after the other fixes.
 
     The finding's fix (and the summary, when it is the top root cause) is rendered anew from the
-    planned value; its symptoms keep the fix they were ranked with.
+    planned value, and its ``lossdoctor train`` flags include the other root causes' flags that
+    the value was measured with; its symptoms keep the fix they were ranked with.
     """
     others = {k: v for k, v in changes.items() if k != "learning_rate_init"}
     for i, f in enumerate(diagnosis.findings):
@@ -190,7 +191,14 @@ def restate_lr_fix(
             if bound is not None:
                 after = f", measured after the other fixes ({_describe(others)})" if others else ""
                 why = f"half the stability bound {bound:.3g} at the initial weights{after}"
-            diagnosis.findings[i] = replace(f, fix=lr_fix_text(lr, why))
+            # The rate was measured with the other roots' fixes applied: its command has them.
+            flags: dict[str, str | bool | None] = {}
+            if others:
+                for g in diagnosis.findings:
+                    if g.cause is None and g.severity != "info" and g.code != f.code:
+                        flags.update(g.flags)
+            flags.update({**f.flags, "--lr": f"{lr:g}"})
+            diagnosis.findings[i] = replace(f, fix=lr_fix_text(lr, why), flags=flags)
             diagnosis.summary = summarize_roots(diagnosis.findings) or diagnosis.summary
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "Planned",
     "Rule",
     "evaluate",
+    "flags_of",
     "lr_fix_text",
     "nice_lr",
     "rank",
@@ -92,14 +93,14 @@ class Fix(NamedTuple):
         :func:`~.diagnose.diagnose` (``output_activation``, ``loss``, ``split``; None for "the
         estimators' own output and loss").
     flags : mapping
-        The same fix as options of ``lossdoctor train``: flag -> value, None for "leave the option
-        out" (its default).
+        The same fix as options of ``lossdoctor train``: flag -> value, True for a switch given
+        without a value, None for "leave the option out" (its default).
     """
 
     params: Mapping[str, Any] = {}
     prep: Mapping[str, Any] = {}
     setup: Mapping[str, Any] = {}
-    flags: Mapping[str, str | Planned | None] = {}
+    flags: Mapping[str, str | bool | Planned | None] = {}
 
 
 class Rule(NamedTuple):
@@ -992,7 +993,7 @@ RULES: tuple[Rule, ...] = (
             "dead-units",
             "plateau",
         ),
-        fix=Fix(prep={"scale_targets": "standard"}),
+        fix=Fix(prep={"scale_targets": "standard"}, flags={"--scale-target": True}),
     ),
     Rule(
         "init-scale",
@@ -1114,10 +1115,34 @@ def rank(findings: list[Finding]) -> list[Finding]:
     return rank_by_graph(findings, CAUSES, PRIORITY)
 
 
+def flags_of(rule: Rule, ev: Evidence) -> dict[str, str | bool | None]:
+    """A row's ``lossdoctor train`` flags with the planned values filled in from the evidence.
+
+    The learning rate is the one the finding's fix names (:func:`_lr_fix_value`), the wider
+    network the capacity check's reference; a flag whose value is not known is left out.
+    """
+    out: dict[str, str | bool | None] = {}
+    for flag, value in rule.fix.flags.items():
+        if value is PLANNED_LR:
+            lr, _ = _lr_fix_value(ev, high=rule.code == "lr-too-high")
+            if lr is None:
+                continue
+            value = f"{lr:g}"
+        elif value is WIDER:
+            capacity = ev.fit.get("capacity") or {}
+            if "reference_hidden_layer_sizes" not in capacity:
+                continue
+            value = " ".join(str(w) for w in capacity["reference_hidden_layer_sizes"])
+        elif isinstance(value, Planned):
+            continue
+        out[flag] = value
+    return out
+
+
 def detect(ev: Evidence) -> list[Finding]:
     """Apply every rule's detector to the evidence, in the table's order (unranked)."""
-    found = ((rule.code, rule.detect(ev)) for rule in RULES)
-    return [Finding(code, *f) for code, f in found if f is not None]
+    found = ((rule, rule.detect(ev)) for rule in RULES)
+    return [Finding(rule.code, *f, flags=flags_of(rule, ev)) for rule, f in found if f is not None]
 
 
 def evaluate(ev: Evidence) -> tuple[list[Finding], str]:
