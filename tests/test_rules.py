@@ -284,6 +284,7 @@ def test_train_options_render_the_plan() -> None:
         "--init": None,
         "--init-scale": "1",
         "--lr": "0.05",
+        "--clip-norm": "1",
     }
 
 

@@ -24,7 +24,9 @@ def estimator_from_args(args: argparse.Namespace, task: str) -> MLPClassifier | 
 
     ``--optimizer gd`` and ``momentum`` give solver ``gd`` (full batch) or ``sgd`` (with
     ``--batch-size``) with momentum 0 or 0.9 (heavy ball); ``adam`` gives solver ``adam``.
-    Training always runs exactly ``--epochs`` epochs (``n_iter_no_change=None``).
+    Training runs exactly ``--epochs`` epochs (``n_iter_no_change=None``), unless train's
+    ``--early-stopping`` stops it (10 epochs without improvement on 10% held out); train's
+    ``--clip-norm`` sets ``clip_norm``.
     """
     from ..estimators import MLPClassifier, MLPRegressor
 
@@ -34,6 +36,8 @@ def estimator_from_args(args: argparse.Namespace, task: str) -> MLPClassifier | 
     else:
         solver = "gd" if args.batch_size is None else "sgd"
     lr = args.lr if args.lr is not None else DEFAULT_LR[optimizer]
+    # train's own options (other commands do not declare them)
+    early_stopping = bool(getattr(args, "early_stopping", False))
     cls = MLPClassifier if task == "classification" else MLPRegressor
     return cls(
         hidden_layer_sizes=tuple(args.hidden),
@@ -46,7 +50,9 @@ def estimator_from_args(args: argparse.Namespace, task: str) -> MLPClassifier | 
         random_state=args.seed,
         momentum=0.9 if optimizer == "momentum" else 0.0,
         nesterovs_momentum=False,
-        n_iter_no_change=None,
+        n_iter_no_change=10 if early_stopping else None,
+        early_stopping=early_stopping,
+        clip_norm=getattr(args, "clip_norm", None),
         init=args.init,
         init_scale=args.init_scale,
         dtype=args.dtype,

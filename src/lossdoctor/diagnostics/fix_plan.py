@@ -150,8 +150,9 @@ def plan_fixes(diagnosis: Diagnosis, extra: dict[str, Any], params: dict[str, An
 def train_options(plan: FixPlan) -> dict[str, str | bool | None]:
     """The plan as options of ``lossdoctor train``: flag -> value, None for "leave it out".
 
-    Only the fixes that ``train`` can express appear (it has no flag for clipping, early
-    stopping, dropping columns or oversampling).
+    Only the fixes that ``train`` can express appear (it has no flag for dropping columns,
+    oversampling or a change of the data split, and it always uses the estimators' own output
+    and loss).
     """
     out: dict[str, str | bool | None] = {}
     for rule in RULES:

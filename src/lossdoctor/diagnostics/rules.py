@@ -932,7 +932,7 @@ _RELU_HE_FLAGS: dict[str, str | Planned | None] = {
     "--init": None,
     "--init-scale": "1",
 }
-_CLIP = Fix(params={"clip_norm": 1.0})  # lossdoctor train has no clipping flag
+_CLIP = Fix(params={"clip_norm": 1.0}, flags={"--clip-norm": "1"})
 
 #: One row per finding, upstream first: the rows' order is the rank of independent root causes
 #: (when several are present, the one whose fix changes the most downstream comes first).
@@ -941,7 +941,8 @@ RULES: tuple[Rule, ...] = (
         "data-non-finite",
         detect_data_non_finite,
         causes=("non-finite-loss", "plateau"),
-        fix=Fix(prep={"impute_non_finite": "median"}),
+        # train's --impute median fills missing values; its loader refuses infinities outright.
+        fix=Fix(prep={"impute_non_finite": "median"}, flags={"--impute": "median"}),
     ),
     Rule(
         "data-order",
@@ -1095,8 +1096,10 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "overfitting",
         detect_overfitting,
-        # lossdoctor train has no early-stopping flag
-        fix=Fix(params={"early_stopping": True, "n_iter_no_change": 10}),
+        fix=Fix(
+            params={"early_stopping": True, "n_iter_no_change": 10},
+            flags={"--early-stopping": True},
+        ),
     ),
 )
 
