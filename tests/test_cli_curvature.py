@@ -18,7 +18,8 @@ def test_lr_find_with_no_other_argument(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "builtin:breast_cancer" in out and "30-128-64 tanh" in out
     assert "learning rate" in out and "smoothed" in out
-    assert re.search(r"suggested learning rate [\d.e+-]+: one tenth", out)
+    assert re.search(r"suggested learning rate [\d.e+-]+: 0.5 x the stability bound", out)
+    assert "one tenth of the learning rate at the minimum" in out
     assert re.search(r"curvature bound at the initial weights: [\d.e+-]+ = 2/L", out)
     assert plot.read_bytes()[:8] == PNG
 

@@ -32,8 +32,11 @@ def test_same_seed_same_suggestion_and_seeds_within_factor_2(data):
     for r in results:
         assert "minimum of the smoothed loss" in r.rule
         assert r.stop_reason == "diverged"
-        # The suggestion is a tenth of the learning rate at the minimum of the smoothed curve.
-        assert r.suggestion == pytest.approx(r.lrs[np.argmin(r.smoothed)] / 10)
+        # The reading is a tenth of the learning rate at the minimum of the smoothed curve; the
+        # suggestion is the advised rate (lr_advice): half the bound, as --lr auto and the doctor.
+        reading = r.lrs[np.argmin(r.smoothed)] / 10
+        assert r.evidence["range_suggestion"] == pytest.approx(reading)
+        assert r.suggestion == pytest.approx(r.bound / 2)
         # The curvature bound at the initial weights is reported beside it.
         assert r.bound == pytest.approx(2 / r.sharpness)
         assert "2/L" in r.bound_rule

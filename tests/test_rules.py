@@ -265,6 +265,8 @@ def test_fixes_are_estimator_parameters_setup_options_data_steps_and_train_optio
         for flag, value in rule.fix.flags.items():
             if isinstance(value, Planned):
                 argv += [flag, *planned[value.name]]
+            elif value is True:  # a switch
+                argv.append(flag)
             elif value is not None:
                 argv += [flag, value]
         build_parser().parse_args(argv)  # train accepts the values
@@ -282,6 +284,7 @@ def test_train_options_render_the_plan() -> None:
         "--init": None,
         "--init-scale": "1",
         "--lr": "0.05",
+        "--clip-norm": "1",
     }
 
 

@@ -1,6 +1,9 @@
 """``lossdoctor diagnose``: train with monitors and explain, root causes first, why it does not
 train.
 
+Each finding's fix is also given as a ``lossdoctor train`` command line: the diagnosed set-up's
+options (:func:`train_flags`) with the finding's flags applied on top.
+
 Without DATA the set-up options default to the classic question's set-up, with DATA to train's:
 argparse leaves them unset and :func:`setup_of` fills them from the row of
 :data:`SETUP_BY_DATA` that applies.
@@ -122,7 +125,37 @@ def diagnose_args(args: argparse.Namespace) -> Any:
         )
     diagnosis.setup["data"] = data.source
     diagnosis.setup["scale"] = args.scale
+    diagnosis.setup["train_flags"] = train_flags(args)
     return diagnosis
+
+
+def train_flags(args: argparse.Namespace) -> dict[str, str | bool | None]:
+    """The diagnosed set-up as ``lossdoctor train`` options, those that differ from train's
+    defaults: a finding's fix flags are applied on top of them (:func:`train_command`)."""
+    out: dict[str, str | bool | None] = {}
+    for key in SetupDefaults._fields:
+        value, default = getattr(args, key), getattr(TRAIN_SETUP, key)
+        if key == "hidden":
+            value, default = tuple(value), tuple(default)
+        if value == default or value is None:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if key == "hidden":
+            out[flag] = " ".join(str(w) for w in value)
+        else:
+            out[flag] = f"{value:g}" if isinstance(value, float) else str(value)
+    extra = {
+        "--target": (args.target, None),
+        "--task": (args.task, "auto"),
+        "--batch-size": (args.batch_size, None),
+        "--validation-fraction": (args.validation_fraction, None),
+        "--dtype": (args.dtype, "float64"),
+        "--seed": (args.seed, 0),
+    }
+    for flag, (value, default) in extra.items():
+        if value != default:
+            out[flag] = f"{value:g}" if isinstance(value, float) else str(value)
+    return out
 
 
 def print_diagnosis(diagnosis: Any, *, as_json: bool, report: str | None) -> None:

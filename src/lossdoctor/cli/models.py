@@ -26,7 +26,9 @@ def estimator_from_args(args: argparse.Namespace, task: str) -> MLPClassifier | 
     ``--batch-size``) with momentum 0 or 0.9 (heavy ball); ``adam`` gives solver ``adam``;
     ``lbfgs`` gives solver ``lbfgs`` (full batch, no learning rate: ``--lr`` and
     ``--batch-size`` are refused with it). Training runs exactly ``--epochs`` epochs
-    (``n_iter_no_change=None``), or fewer with lbfgs when L-BFGS-B converges.
+    (``n_iter_no_change=None``), or fewer with lbfgs when L-BFGS-B converges, or when train's
+    ``--early-stopping`` stops it (10 epochs without improvement on 10% held out); train's
+    ``--clip-norm`` sets ``clip_norm``.
     """
     from ..estimators import MLPClassifier, MLPRegressor
 
@@ -40,6 +42,8 @@ def estimator_from_args(args: argparse.Namespace, task: str) -> MLPClassifier | 
         solver = "gd" if args.batch_size is None else "sgd"
     # lbfgs never reads learning_rate_init: the estimator's default stands.
     lr = args.lr if args.lr is not None else DEFAULT_LR.get(optimizer, 0.001)
+    # train's own options (other commands do not declare them)
+    early_stopping = bool(getattr(args, "early_stopping", False))
     cls = MLPClassifier if task == "classification" else MLPRegressor
     return cls(
         hidden_layer_sizes=tuple(args.hidden),
@@ -52,7 +56,9 @@ def estimator_from_args(args: argparse.Namespace, task: str) -> MLPClassifier | 
         random_state=args.seed,
         momentum=0.9 if optimizer == "momentum" else 0.0,
         nesterovs_momentum=False,
-        n_iter_no_change=None,
+        n_iter_no_change=10 if early_stopping else None,
+        early_stopping=early_stopping,
+        clip_norm=getattr(args, "clip_norm", None),
         init=args.init,
         init_scale=args.init_scale,
         dtype=args.dtype,

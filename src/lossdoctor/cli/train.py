@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .argtypes import positive_float
 from .errors import UsageError
 from .models import TrainResult, final_estimator, fit_from_args, settle_auto_lr
 from .options import TRAIN_SETUP, add_lr_option, add_setup_options
@@ -36,6 +37,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="regression: standardise the target for training and undo it in predictions "
         "(stored with the model); a target in the hundreds otherwise blows up plain descent",
+    )
+    parser.add_argument(
+        "--clip-norm",
+        type=positive_float,
+        default=None,
+        metavar="N",
+        help="rescale each step's gradient to a global norm of at most N (diagnose's fix for "
+        "exploding gradients and a non-finite loss; default: no clipping)",
+    )
+    parser.add_argument(
+        "--early-stopping",
+        action="store_true",
+        help="hold out 10%% of the training samples and stop when their score has not improved "
+        "for 10 epochs (then training may end before --epochs; diagnose's fix for overfitting)",
     )
     parser.add_argument(
         "--impute",

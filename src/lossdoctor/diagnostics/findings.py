@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SEVERITIES", "Diagnosis", "Finding"]
+__all__ = ["SEVERITIES", "Diagnosis", "Finding", "train_command"]
 
 #: Severities from least to most serious.
 SEVERITIES = ("info", "warning", "error")
@@ -32,6 +32,10 @@ class Finding:
         The concrete change to make, naming the parameter and the value (empty for ``info``).
     cause : str or None
         Code of the root-cause finding that explains this one, when it is a symptom.
+    flags : dict
+        The fix as options of ``lossdoctor train``: flag -> value, True for a switch given
+        without a value, None for "leave the option out" (its default); a symptom carries its
+        root cause's. Empty when ``train`` cannot express the fix.
     """
 
     code: str
@@ -40,9 +44,10 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
     fix: str = ""
     cause: str | None = None
+    flags: dict[str, str | bool | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict with ``code, severity, message, evidence, fix, cause``."""
+        """A JSON-serialisable dict: ``code, severity, message, evidence, fix, cause, flags``."""
         return {
             "code": self.code,
             "severity": self.severity,
@@ -50,7 +55,35 @@ class Finding:
             "evidence": self.evidence,
             "fix": self.fix,
             "cause": self.cause,
+            "flags": dict(self.flags),
         }
+
+
+def train_command(
+    flags: dict[str, str | bool | None], setup: dict[str, Any] | None = None
+) -> str | None:
+    """A fix's flags as one ``lossdoctor train`` command line, or None when it has none.
+
+    ``setup["train_flags"]`` (set by ``lossdoctor diagnose``: the diagnosed set-up as ``train``
+    options that differ from train's defaults) comes first and the fix's flags override it (None
+    removes an option, so that train's default applies); ``setup["data"]`` names the data
+    (``DATA`` when it is not known).
+    """
+    import shlex
+
+    if not flags:
+        return None
+    setup = setup or {}
+    merged: dict[str, str | bool | None] = {**setup.get("train_flags", {}), **flags}
+    words = ["lossdoctor", "train", shlex.quote(str(setup.get("data") or "DATA"))]
+    for flag, value in merged.items():
+        if value is None or value is False:
+            continue
+        words.append(flag)
+        if value is not True:
+            # A list-valued option (``--hidden 32 16``) is held as its words joined by spaces.
+            words += [shlex.quote(v) for v in str(value).split(" ")] if value != "" else []
+    return " ".join(words)
 
 
 @dataclass
@@ -110,7 +143,10 @@ class Diagnosis:
         out: dict[str, Any] = {
             "healthy": self.healthy,
             "summary": self.summary,
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [
+                {**f.to_dict(), "train_command": train_command(f.flags, self.setup)}
+                for f in self.findings
+            ],
             "setup": self.setup,
             "history": self.history.as_dict() if self.history is not None else None,
             "monitor": self.monitor,

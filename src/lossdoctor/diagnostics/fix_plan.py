@@ -19,11 +19,12 @@ from numpy.typing import NDArray
 from ..network import Network, Params, init_params
 from .evidence import lr_evidence
 from .findings import Diagnosis
+from .lr_advice import advise_lr, nice_lr
 from .monitored_run import _SHARPNESS_SUBSAMPLE, _run, _spec, split_options
 from .prepare import PREP_STEPS
 from .prepare import prepare_data as _prepare
 from .ranking import summarize_roots
-from .rules import CONSTANT_COLUMNS, PLANNED_LR, RULES, WIDER, Planned, lr_fix_text, nice_lr
+from .rules import CONSTANT_COLUMNS, PLANNED_LR, RULES, WIDER, Planned, lr_fix_text
 
 
 def _run_setup_only(
@@ -139,8 +140,8 @@ def plan_fixes(diagnosis: Diagnosis, extra: dict[str, Any], params: dict[str, An
         )
         if point and math.isfinite(point["threshold"]):
             bound = point["threshold"]
-            # Half the bound leaves room for the sharpness to rise during training.
-            target = nice_lr(0.5 * bound)
+            # The advised rate (half the bound: room for the sharpness to rise), rounded down.
+            target = advise_lr(bound=bound).rounded
             if "lr-too-high" in roots or lr > 2 * target:
                 new["learning_rate_init"] = min(target, lr)
             elif "lr-too-low" in roots:
@@ -148,13 +149,14 @@ def plan_fixes(diagnosis: Diagnosis, extra: dict[str, Any], params: dict[str, An
     return FixPlan(new, prep, bound, roots)
 
 
-def train_options(plan: FixPlan) -> dict[str, str | None]:
+def train_options(plan: FixPlan) -> dict[str, str | bool | None]:
     """The plan as options of ``lossdoctor train``: flag -> value, None for "leave it out".
 
-    Only the fixes that ``train`` can express appear (it has no flag for clipping, early
-    stopping, imputing, dropping columns, scaling the target or oversampling).
+    Only the fixes that ``train`` can express appear (it has no flag for dropping columns,
+    oversampling or a change of the data split, and it always uses the estimators' own output
+    and loss).
     """
-    out: dict[str, str | None] = {}
+    out: dict[str, str | bool | None] = {}
     for rule in RULES:
         if rule.code not in plan.roots:
             continue
@@ -182,7 +184,8 @@ def restate_lr_fix(
     """Give the learning-rate finding the value that fits the set-up after the other fixes.
 
     The finding's fix (and the summary, when it is the top root cause) is rendered anew from the
-    planned value; its symptoms keep the fix they were ranked with.
+    planned value, and its ``lossdoctor train`` flags include the other root causes' flags that
+    the value was measured with; its symptoms keep the fix they were ranked with.
     """
     others = {k: v for k, v in changes.items() if k != "learning_rate_init"}
     for i, f in enumerate(diagnosis.findings):
@@ -191,7 +194,14 @@ def restate_lr_fix(
             if bound is not None:
                 after = f", measured after the other fixes ({_describe(others)})" if others else ""
                 why = f"half the stability bound {bound:.3g} at the initial weights{after}"
-            diagnosis.findings[i] = replace(f, fix=lr_fix_text(lr, why))
+            # The rate was measured with the other roots' fixes applied: its command has them.
+            flags: dict[str, str | bool | None] = {}
+            if others:
+                for g in diagnosis.findings:
+                    if g.cause is None and g.severity != "info" and g.code != f.code:
+                        flags.update(g.flags)
+            flags.update({**f.flags, "--lr": f"{lr:g}"})
+            diagnosis.findings[i] = replace(f, fix=lr_fix_text(lr, why), flags=flags)
             diagnosis.summary = summarize_roots(diagnosis.findings) or diagnosis.summary
 
 

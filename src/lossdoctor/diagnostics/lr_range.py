@@ -2,9 +2,10 @@
 
 Starting from fixed initial weights, take one optimiser step per learning rate while the learning
 rate grows exponentially from ``start`` to ``stop``; stop when the loss diverges. The loss against
-the learning rate falls, reaches a minimum and shoots up; the suggestion is read from that curve
-by a stated rule. The initial weights are never modified (the core returns new arrays), so
-"restoring" them is keeping a reference.
+the learning rate falls, reaches a minimum and shoots up; a reading is taken from that curve by a
+stated rule, and the suggestion is :func:`~.lr_advice.advise_lr` of the reading and the curvature
+bound: the rate that ``--lr auto`` and the doctor advise too. The initial weights are never
+modified (the core returns new arrays), so "restoring" them is keeping a reference.
 
 Unlike finders that run on shuffled mini-batches, the default here is the full batch: the curve
 then depends only on the initial weights, and the rule below reads it where it is flat and
@@ -24,7 +25,7 @@ True
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
@@ -38,6 +39,7 @@ from ..schedules import exponential_decay
 from ..threads import SMALL_WORK, blas_threads_for
 from ..training import iter_batches, l2_penalty, loss_and_grad
 from .curvature import LRSuggestion, sharpness_or_nan, stability_threshold, suggest_lr
+from .lr_advice import BOUND_FRACTION, advise_lr
 
 __all__ = ["RangeTestResult", "auto_learning_rate", "lr_range_test", "make_setup", "range_test"]
 
@@ -336,9 +338,15 @@ def range_test(
                     current = apply_updates(current, updates)
     lr_arr, loss_arr = np.asarray(lrs), np.asarray(losses)
     smoothed = smooth(loss_arr, smoothing)
-    suggestion, rule, evidence = _suggest(lr_arr, smoothed)
+    reading, reading_rule, evidence = _suggest(lr_arr, smoothed)
+    # The suggestion is the one advised rate (lr_advice): the reading, capped by the curvature.
+    advice = advise_lr(bound=bound, range_lr=reading)
+    suggestion = advice.rate if math.isfinite(advice.rate) else reading
+    rule = reading_rule if advice.bound is None else f"{advice.rule} (range test: {reading_rule})"
     evidence.update(
         {
+            "range_suggestion": reading,
+            "advice_source": advice.source,
             "sharpness": L,
             "bound": bound,
             "n_steps_done": len(lrs),
@@ -516,4 +524,8 @@ def auto_learning_rate(X: ArrayLike, y: ArrayLike, **estimator_params: Any) -> L
             f"give --lr or run 'lossdoctor lr-find'"
         )
     optimizer, momentum, nesterov = est.optimizer_kind
-    return suggest_lr(L, optimizer=optimizer, momentum=momentum, nesterov=nesterov)
+    s_lr = suggest_lr(
+        L, optimizer=optimizer, momentum=momentum, nesterov=nesterov, fraction=BOUND_FRACTION
+    )
+    # The one advised rate (lr_advice), from the same bound as lr-find's and the doctor's.
+    return replace(s_lr, learning_rate=advise_lr(bound=s_lr.threshold).rate)

@@ -100,6 +100,7 @@ def rank_by_graph(
                     s.evidence,
                     f"Fix {r.code} first: {root.fix}",
                     cause=r.code,
+                    flags=root.flags,
                 )
             )
     return out

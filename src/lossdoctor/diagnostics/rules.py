@@ -33,6 +33,7 @@ import numpy as np
 from ..initializers import default_init
 from .evidence import Evidence
 from .findings import Finding
+from .lr_advice import advise_lr, nice_lr
 from .ranking import causal_graph, rank_by_graph, rank_order, summarize
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "Planned",
     "Rule",
     "evaluate",
+    "flags_of",
     "lr_fix_text",
     "nice_lr",
     "rank",
@@ -92,14 +94,14 @@ class Fix(NamedTuple):
         :func:`~.diagnose.diagnose` (``output_activation``, ``loss``, ``split``; None for "the
         estimators' own output and loss").
     flags : mapping
-        The same fix as options of ``lossdoctor train``: flag -> value, None for "leave the option
-        out" (its default).
+        The same fix as options of ``lossdoctor train``: flag -> value, True for a switch given
+        without a value, None for "leave the option out" (its default).
     """
 
     params: Mapping[str, Any] = {}
     prep: Mapping[str, Any] = {}
     setup: Mapping[str, Any] = {}
-    flags: Mapping[str, str | Planned | None] = {}
+    flags: Mapping[str, str | bool | Planned | None] = {}
 
 
 class Rule(NamedTuple):
@@ -109,16 +111,6 @@ class Rule(NamedTuple):
     detect: Callable[[Evidence], Found | None]
     causes: tuple[str, ...] = ()
     fix: Fix = Fix()
-
-
-def nice_lr(value: float) -> float:
-    """Round a learning rate down to one significant digit of 1, 2 or 5 (0.37 -> 0.2)."""
-    if not (math.isfinite(value) and value > 0):
-        return value
-    exponent = math.floor(math.log10(value))
-    mantissa = value / 10**exponent
-    step = 5 if mantissa >= 5 else 2 if mantissa >= 2 else 1
-    return float(f"{step * 10**exponent:.1g}")
 
 
 def lr_fix_text(value: float, why: str = "") -> str:
@@ -376,8 +368,9 @@ def _lr_fix_value(ev: Evidence, high: bool) -> tuple[float | None, str]:
         if high:
             return (nice_lr(lr / 10) if lr else 1e-4), "a tenth of the current one"
         return 1e-3, "Adam's usual default"
-    if bound and math.isfinite(bound):
-        return nice_lr(0.5 * bound), f"half the stability bound {bound:.3g} at the initial weights"
+    advice = advise_lr(bound=bound)
+    if advice.source == "curvature":
+        return advice.rounded, f"half the stability bound {bound:.3g} at the initial weights"
     if lr:
         return (
             (nice_lr(lr / 10), "a tenth of the current one")
@@ -974,7 +967,7 @@ _RELU_HE_FLAGS: dict[str, str | Planned | None] = {
     "--init": None,
     "--init-scale": "1",
 }
-_CLIP = Fix(params={"clip_norm": 1.0})  # lossdoctor train has no clipping flag
+_CLIP = Fix(params={"clip_norm": 1.0}, flags={"--clip-norm": "1"})
 
 #: One row per finding, upstream first: the rows' order is the rank of independent root causes
 #: (when several are present, the one whose fix changes the most downstream comes first).
@@ -983,7 +976,8 @@ RULES: tuple[Rule, ...] = (
         "data-non-finite",
         detect_data_non_finite,
         causes=("non-finite-loss", "plateau"),
-        fix=Fix(prep={"impute_non_finite": "median"}),
+        # train's --impute median fills missing values; its loader refuses infinities outright.
+        fix=Fix(prep={"impute_non_finite": "median"}, flags={"--impute": "median"}),
     ),
     Rule(
         "data-order",
@@ -1035,7 +1029,7 @@ RULES: tuple[Rule, ...] = (
             "dead-units",
             "plateau",
         ),
-        fix=Fix(prep={"scale_targets": "standard"}),
+        fix=Fix(prep={"scale_targets": "standard"}, flags={"--scale-target": True}),
     ),
     Rule(
         "init-scale",
@@ -1137,8 +1131,10 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "overfitting",
         detect_overfitting,
-        # lossdoctor train has no early-stopping flag
-        fix=Fix(params={"early_stopping": True, "n_iter_no_change": 10}),
+        fix=Fix(
+            params={"early_stopping": True, "n_iter_no_change": 10},
+            flags={"--early-stopping": True},
+        ),
     ),
 )
 
@@ -1157,10 +1153,34 @@ def rank(findings: list[Finding]) -> list[Finding]:
     return rank_by_graph(findings, CAUSES, PRIORITY)
 
 
+def flags_of(rule: Rule, ev: Evidence) -> dict[str, str | bool | None]:
+    """A row's ``lossdoctor train`` flags with the planned values filled in from the evidence.
+
+    The learning rate is the one the finding's fix names (:func:`_lr_fix_value`), the wider
+    network the capacity check's reference; a flag whose value is not known is left out.
+    """
+    out: dict[str, str | bool | None] = {}
+    for flag, value in rule.fix.flags.items():
+        if value is PLANNED_LR:
+            lr, _ = _lr_fix_value(ev, high=rule.code == "lr-too-high")
+            if lr is None:
+                continue
+            value = f"{lr:g}"
+        elif value is WIDER:
+            capacity = ev.fit.get("capacity") or {}
+            if "reference_hidden_layer_sizes" not in capacity:
+                continue
+            value = " ".join(str(w) for w in capacity["reference_hidden_layer_sizes"])
+        elif isinstance(value, Planned):
+            continue
+        out[flag] = value
+    return out
+
+
 def detect(ev: Evidence) -> list[Finding]:
     """Apply every rule's detector to the evidence, in the table's order (unranked)."""
-    found = ((rule.code, rule.detect(ev)) for rule in RULES)
-    return [Finding(code, *f) for code, f in found if f is not None]
+    found = ((rule, rule.detect(ev)) for rule in RULES)
+    return [Finding(rule.code, *f, flags=flags_of(rule, ev)) for rule, f in found if f is not None]
 
 
 def evaluate(ev: Evidence) -> tuple[list[Finding], str]:

@@ -11,7 +11,7 @@ import math
 import sys
 from typing import IO, Any
 
-from ..diagnostics.findings import Diagnosis, Finding
+from ..diagnostics.findings import Diagnosis, Finding, train_command
 
 __all__ = ["format_plain", "print_report", "sparkline"]
 
@@ -68,7 +68,7 @@ def _evidence_text(ev: dict[str, Any], limit: int = 6) -> str:
     return ", ".join(items)
 
 
-def _finding_lines(i: int, f: Finding) -> list[str]:
+def _finding_lines(i: int, f: Finding, setup: dict[str, Any]) -> list[str]:
     head = f"{i}. [{f.severity}] {f.code}"
     if f.cause:
         head += f" (caused by {f.cause})"
@@ -77,7 +77,22 @@ def _finding_lines(i: int, f: Finding) -> list[str]:
         lines.append(f"   evidence: {_evidence_text(f.evidence)}")
     if f.fix:
         lines.append(f"   fix: {f.fix}")
+    command = train_command(f.flags, setup)
+    if command:
+        lines.append(f"   fix as flags: {command}")
     return lines
+
+
+def all_fixes_command(d: Diagnosis) -> str | None:
+    """One ``lossdoctor train`` command with the flags of every root cause, when two or more
+    root causes have flags (with one, its own line says it)."""
+    roots = [f for f in d.findings if f.cause is None and f.severity != "info" and f.flags]
+    if len(roots) < 2:
+        return None
+    merged: dict[str, str | bool | None] = {}
+    for f in roots:
+        merged.update(f.flags)
+    return train_command(merged, d.setup)
 
 
 def _setup_line(d: Diagnosis) -> str:
@@ -104,7 +119,10 @@ def format_plain(diagnosis: Diagnosis) -> str:
     if serious:
         lines.append("findings (root causes first):")
         for i, f in enumerate(d.findings, 1):
-            lines.extend(_finding_lines(i, f))
+            lines.extend(_finding_lines(i, f, d.setup))
+        every = all_fixes_command(d)
+        if every:
+            lines.append(f"all the root causes' fixes: {every}")
     else:
         lines.append("healthy: no warning.")
     if d.fixed is not None:
@@ -157,7 +175,13 @@ def _render_rich(diagnosis: Diagnosis, file: IO[str]) -> None:
                 console.print(f"[dim]evidence: {escape(_evidence_text(f.evidence))}[/dim]")
             if f.fix:
                 console.print(f"[bold]fix:[/bold] {escape(f.fix)}", highlight=False)
+            command = train_command(f.flags, d.setup)
+            if command:
+                console.print(f"[bold]fix as flags:[/bold] {escape(command)}", highlight=False)
             console.print()
+        every = all_fixes_command(d)
+        if every:
+            console.print(f"[bold]all the root causes' fixes:[/bold] {escape(every)}")
     if d.fixed is not None:
         fixed_losses = _losses(d.fixed)
         table = Table(title="with the fix (same seed)", expand=True)
