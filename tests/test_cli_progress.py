@@ -66,6 +66,7 @@ def test_gradcheck_exhaustive_shows_a_bar_with_an_eta_on_a_terminal() -> None:
         (["diagnose", "builtin:iris", "--hidden", "8", "--epochs", "5"], "diagnosing"),
         (["lr-find", "--hidden", "8", "--steps", "20"], "range test: up to 20 rates"),
         (["sweep", "--hidden", "8", "--epochs", "5", "--lr", "0.1", "1"], "training 5 epochs"),
+        (["sharpness", "--hidden", "8"], "measuring the top 1 Hessian eigenvalue(s)"),
     ],
 )
 def test_long_commands_show_progress_on_a_terminal(argv: list[str], shown: str) -> None:

@@ -12,6 +12,7 @@ from .loading import scaled_xy
 from .models import estimator_from_args, setup_params
 from .options import TRAIN_SETUP, add_lr_option, add_setup_options
 from .output import architecture, json_default, json_safe
+from .progress import progress
 
 
 def subsample_arg(text: str) -> int | str | None:
@@ -70,24 +71,30 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--tol must be below 1, got {tol:g}")
     params = setup_params(args, task)
     verdict: Any = None
-    if args.trained:
-        model = estimator_from_args(args, task).fit(X, y)
-        values = sharpness(model, X, y, k=args.k, subsample=args.subsample, rng=args.seed, tol=tol)
-        verdict = stability_verdict(model, X, y, subsample=args.subsample)
-        where = f"after {model.n_iter_} epochs"
-    else:
-        s = make_setup(X, y, **params)
-        values = sharpness_of(
-            s.net, s.params, s.X, s.Y, alpha=float(s.spec.alpha), k=args.k,
-            subsample=args.subsample, rng=args.seed, tol=tol,
-        )  # fmt: skip
-        optimizer, momentum, nesterov = s.spec.optimizer_kind
-        if optimizer != "adam":
-            verdict = lr_verdict(
-                float(s.spec.learning_rate_init), float(values[0]), optimizer=optimizer,
-                momentum=momentum, nesterov=nesterov,
+    what = f"measuring the top {args.k} Hessian eigenvalue(s)" + (
+        " after training" if args.trained else " at the initial weights"
+    )
+    with progress(what):
+        if args.trained:
+            model = estimator_from_args(args, task).fit(X, y)
+            values = sharpness(
+                model, X, y, k=args.k, subsample=args.subsample, rng=args.seed, tol=tol
+            )
+            verdict = stability_verdict(model, X, y, subsample=args.subsample)
+            where = f"after {model.n_iter_} epochs"
+        else:
+            s = make_setup(X, y, **params)
+            values = sharpness_of(
+                s.net, s.params, s.X, s.Y, alpha=float(s.spec.alpha), k=args.k,
+                subsample=args.subsample, rng=args.seed, tol=tol,
             )  # fmt: skip
-        where = "at the initial weights"
+            optimizer, momentum, nesterov = s.spec.optimizer_kind
+            if optimizer != "adam":
+                verdict = lr_verdict(
+                    float(s.spec.learning_rate_init), float(values[0]), optimizer=optimizer,
+                    momentum=momentum, nesterov=nesterov,
+                )  # fmt: skip
+            where = "at the initial weights"
     n_used = X.shape[0] if args.subsample is None else min(X.shape[0], _cap(args.subsample))
     header = (
         f"sharpness: {architecture((X.shape[1], *args.hidden))} {args.activation}, "
