@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 
 from .loading import frame, read_data
 from .output import check_output_path
+from .progress import progress
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -36,9 +37,10 @@ def run(args: argparse.Namespace) -> int:
     from ..model_files import load
 
     check_output_path(args.out, "--out")
-    model = load(args.model)
-    X, n_samples = model_features(model, args.model, args.data)
-    text = predictions_csv(model, X)
+    with progress(f"predicting with {args.model}"):
+        model = load(args.model)
+        X, n_samples = model_features(model, args.model, args.data)
+        text = predictions_csv(model, X)
     if args.out is None:
         sys.stdout.write(text)
     else:
