@@ -8,7 +8,7 @@ from typing import Any
 from .argtypes import positive_float, positive_int
 from .errors import UsageError
 from .loading import scaled_xy
-from .models import setup_params
+from .models import refuse_lbfgs, setup_params
 from .options import TRAIN_SETUP, add_setup_options
 from .output import architecture, check_plot_path, print_and_plot
 from .progress import progress
@@ -49,11 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from ..report.plots import plot_lr_range
 
     check_plot_path(args.plot)
-    if args.optimizer == "lbfgs":
-        raise UsageError(
-            "--optimizer lbfgs does not apply here: the range test varies the learning rate, "
-            "and lbfgs has none"
-        )
+    refuse_lbfgs(args, "the range test varies the learning rate")
     if not args.start < args.stop:
         raise UsageError(f"--start {args.start:g} must be below --stop {args.stop:g}")
     # The refused options are None; the estimator's defaults stand in (none is used).

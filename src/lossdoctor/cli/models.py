@@ -65,6 +65,12 @@ def estimator_from_args(args: argparse.Namespace, task: str) -> MLPClassifier | 
     )
 
 
+def refuse_lbfgs(args: argparse.Namespace, what: str) -> None:
+    """Refuse ``--optimizer lbfgs`` for a command whose point is varying the learning rate."""
+    if args.optimizer == "lbfgs":
+        raise UsageError(f"--optimizer lbfgs does not apply here: {what}, and lbfgs has none")
+
+
 def check_lbfgs_args(args: argparse.Namespace) -> None:
     """Refuse the options ``--optimizer lbfgs`` has no use for: ``--lr`` and ``--batch-size``."""
     if getattr(args, "lr", None) is not None:

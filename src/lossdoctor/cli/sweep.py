@@ -8,7 +8,7 @@ from typing import Any
 from .argtypes import lr_or_auto
 from .errors import UsageError
 from .loading import scaled_xy
-from .models import auto_lr, setup_params
+from .models import auto_lr, refuse_lbfgs, setup_params
 from .options import TRAIN_SETUP, add_setup_options
 from .output import architecture, check_plot_path, print_and_plot
 from .progress import progress
@@ -53,11 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from ..report.plots import plot_sweep
 
     check_plot_path(args.plot)
-    if args.optimizer == "lbfgs":
-        raise UsageError(
-            "--optimizer lbfgs does not apply here: the sweep varies the learning rate, and "
-            "lbfgs has none"
-        )
+    refuse_lbfgs(args, "the sweep varies the learning rate")
     if args.jobs == 0:
         raise UsageError("--jobs must be a positive number of workers or -1 for all cores")
     rates = list(args.lr)
