@@ -118,7 +118,13 @@ def test_softmax_bias_summed_over_every_axis_is_a_reduction_not_a_missing_gradie
 ) -> None:
     net, X, y = cs231n_problem(np.random.default_rng(seed), np.float64, "bias-sum-all")
     report = check_gradients_of(net, X, y, rng=seed)
-    assert report["b2"].hint == "reduction-sums-to-zero", str(report)
+    b2 = report["b2"]
+    if np.any(net.loss(X, y)[1]["b2"] != 0):
+        assert b2.hint == "reduction-sums-to-zero", str(report)
+    else:
+        # The planted sum rounded to exactly 0 (about 1 seed in 20): indistinguishable from a
+        # missing gradient, so both causes are named.
+        assert b2.hint == "zero-gradient" and "summed over every axis" in b2.message, str(report)
     assert "reduction-sums-to-zero" in HINTS
 
 

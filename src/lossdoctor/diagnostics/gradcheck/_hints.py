@@ -112,8 +112,9 @@ def explain(
 
     gnorm = float(np.linalg.norm(G))
     if gnorm <= 1e-6 * P.gstar_norm():
+        sums_vanish = G.size > 1 and _sums_to_zero(prober, x, x0, P)
         summed = G.size > 1 and (given_size == 1 or bool(np.any(G != 0)))
-        if summed and _sums_to_zero(prober, x, x0, P):
+        if summed and sums_vanish:
             return Explanation(
                 "reduction-sums-to-zero",
                 "the analytic gradient is a constant near zero, and so is the sum of the true "
@@ -122,10 +123,18 @@ def explain(
                 "samples only, and that sum vanishes (np.sum(dZ, axis=1, keepdims=True) for "
                 "features-by-samples, np.sum(dZ, axis=0) for samples-by-features)",
             )
+        also = (
+            # An exact zero cannot tell a missing gradient from a sum over every axis that
+            # vanished to the last bit; say both.
+            " (or it was summed over every axis: the true gradient's sum over every axis is zero "
+            "here, as for a softmax output's bias, so such a sum gives exactly this)"
+            if sums_vanish
+            else ""
+        )
         return Explanation(
             "zero-gradient",
             "the analytic gradient is zero but the loss changes with this parameter: the "
-            "gradient is never computed or does not flow back to it",
+            "gradient is never computed or does not flow back to it" + also,
         )
     if G.ndim == 2 and G.shape[0] == G.shape[1] and misfit(G.T) is not None:
         return Explanation(
