@@ -732,7 +732,10 @@ REAL_CASES: list[RealCase] = [
         "with sigmoid'",
         "the loss sits at log 2 for the whole run",
         "gradients vanish through eight sigmoid layers",
-        "ReLU with He initialisation (or fewer layers)",
+        "the paper's remedy: tanh with its normalised initialisation (Glorot uniform, "
+        "scikit-learn's default draw). ReLU is the other common answer, but at width 5 and "
+        "depth 8 a ReLU network dies for about 1 seed in 3 (dead-units), so it is not the "
+        "expert-fixed run here",
         "breast_cancer/scaled",
         {
             "hidden_layer_sizes": (5,) * 8,
@@ -743,7 +746,7 @@ REAL_CASES: list[RealCase] = [
         },
         {
             "hidden_layer_sizes": (5,) * 8,
-            "activation": "relu",
+            "activation": "tanh",
             **_ADAM,
             "learning_rate_init": 0.01,
             "max_iter": 60,

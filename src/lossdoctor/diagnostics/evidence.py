@@ -357,6 +357,10 @@ class Evidence:
         The data preparation applied before training (``--fix``).
     losses, val_losses : tuple of float
         The training losses per finite epoch, and the finite validation losses.
+    val_scores : tuple of float
+        The finite validation scores (accuracy or R^2), when validation data was held out.
+    n_validation : int
+        Samples the validation scores are computed on (0 when unknown).
     n_epochs : int
         Epochs with a finite loss.
     stop_reason : str or None
@@ -393,6 +397,8 @@ class Evidence:
     prep: dict[str, Any] = field(default_factory=dict)
     losses: tuple[float, ...] = ()
     val_losses: tuple[float, ...] = ()
+    val_scores: tuple[float, ...] = ()
+    n_validation: int = 0
     n_epochs: int = 0
     stop_reason: str | None = None
     curve_label: str | None = None
@@ -426,6 +432,7 @@ def gather_evidence(
     prep: dict[str, Any],
     output: dict[str, Any] | None = None,
     fit: dict[str, Any] | None = None,
+    n_validation: int = 0,
 ) -> Evidence:
     """Build the :class:`Evidence` of a run from its measurements and its history.
 
@@ -464,6 +471,8 @@ def gather_evidence(
         prep=prep,
         losses=tuple(losses),
         val_losses=tuple(v for v in history.val_loss if math.isfinite(v)),
+        val_scores=tuple(v for v in history.val_score if math.isfinite(v)),
+        n_validation=n_validation,
         n_epochs=len(history.loss),
         stop_reason=history.stop_reason,
         curve_label=curve_label,

@@ -249,6 +249,7 @@ def _run(
         prep=prep,
         output=ev_output,
         fit=ev_fit,
+        n_validation=0 if validation is None else int(validation[0].shape[0]),
     )
     findings, summary = evaluate(ev)
     monitor_out = _monitor_series(monitor, ev_lr, lr_track, history)
@@ -301,6 +302,7 @@ def _evidence(
     prep: dict[str, Any],
     output: dict[str, Any] | None = None,
     fit: dict[str, Any] | None = None,
+    n_validation: int = 0,
 ) -> Evidence:
     """Everything the rules judge, for a run of ``est`` on ``net``."""
     return gather_evidence(
@@ -321,6 +323,7 @@ def _evidence(
         prep=prep,
         output=output,
         fit=fit,
+        n_validation=n_validation,
     )
 
 

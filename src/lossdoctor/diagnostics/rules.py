@@ -280,6 +280,27 @@ ONE_SIGN_SHARE = 0.95
 ONE_SIGN_MIN_WEIGHTS = 16
 
 
+#: A layer's RMS ratio is judged outside what its own draw gives with this probability.
+INIT_SAMPLING_P = 1e-4
+
+
+def _rms_band(size: int) -> tuple[float, float]:
+    """The range of RMS ratios that is not a fault for a layer of ``size`` weights.
+
+    At least ``INIT_RATIO_MAX`` either way, widened for small layers to the ratios a correct
+    normal draw of ``size`` weights reaches with probability ``INIT_SAMPLING_P`` (the sample
+    mean square of ``size`` draws is chi-squared with ``size`` degrees of freedom over
+    ``size``): the 5 weights of an output layer drawn by He's rule have an RMS below a third of
+    the expected one about once in a hundred draws, and that is luck, not a fault.
+    """
+    from scipy.stats import chi2
+
+    n = max(size, 1)
+    low = math.sqrt(float(chi2.ppf(INIT_SAMPLING_P, n)) / n)
+    high = math.sqrt(float(chi2.ppf(1 - INIT_SAMPLING_P, n)) / n)
+    return min(low, 1 / INIT_RATIO_MAX), max(high, INIT_RATIO_MAX)
+
+
 def detect_init_scale(ev: Evidence) -> Found | None:
     """Initial weights far from their initialiser's spread, or all of one sign.
 
@@ -297,7 +318,8 @@ def detect_init_scale(ev: Evidence) -> Found | None:
             layer["positive_share"] >= ONE_SIGN_SHARE
             or layer["positive_share"] <= (1 - ONE_SIGN_SHARE)
         )
-        if r > INIT_RATIO_MAX or r < 1 / INIT_RATIO_MAX or one_sign:
+        low, high = _rms_band(int(layer.get("size", ONE_SIGN_MIN_WEIGHTS)))
+        if r > high or r < low or one_sign:
             bad.append((layer, one_sign))
     if not bad:
         return None
@@ -559,6 +581,10 @@ def detect_saturated_activations(ev: Evidence) -> Found | None:
         start, med = shares[0], float(np.median(shares))
         if start >= SATURATION_MAX or med >= SATURATION_MAX:
             bad_sat.append((layer, start, med, shares[-1]))
+    # Units that saturate only as a network that trains fine grows confident (a separable
+    # problem drives sigmoid units to their tails) are healthy; saturation from the start is not.
+    if all(b[1] < SATURATION_MAX for b in bad_sat) and _settled(ev) and not _too_high(ev).fires:
+        return None
     if not bad_sat:
         return None
     worst = max(max(b[1], b[2]) for b in bad_sat)
@@ -754,6 +780,8 @@ OVERFIT_MIN_RISE = 0.1
 #: gap of at least this share of the chance-level loss.
 OVERFIT_GAP = 10.0
 OVERFIT_MIN_GAP = 0.25
+#: ... unless the validation score (accuracy or R^2) at the end is within this of its best.
+OVERFIT_SCORE_DROP = 0.01
 
 
 def detect_overfitting(ev: Evidence) -> Found | None:
@@ -780,6 +808,23 @@ def detect_overfitting(ev: Evidence) -> Found | None:
     memorised = end >= OVERFIT_GAP * end_train and end - end_train >= OVERFIT_MIN_GAP * scale
     if not (rose or memorised):
         return None
+    # A validation loss that rises while the validation score holds, and stays below the loss
+    # of guessing, is growing confidence on the few samples the model gets wrong, not a model
+    # that got worse: worth knowing, not a fault.
+    scores = np.asarray(ev.val_scores)
+    drop = OVERFIT_SCORE_DROP
+    if ev.task == "classification" and ev.n_validation and scores.size:
+        # Three standard errors of an accuracy on this many validation samples: the best of
+        # tens of noisy epochs sits about two above the typical one by selection alone, so a
+        # drop of a few samples on a small validation set is noise.
+        top = float(np.max(scores))
+        drop = max(drop, 3.0 * math.sqrt(max(top * (1.0 - top), 0.0) / ev.n_validation))
+    held = (
+        scores.size == v.size
+        and float(np.median(scores[-tail:])) >= float(np.max(scores)) - drop
+        and ev.chance_loss is not None
+        and end < ev.chance_loss
+    )
     how = (
         f"the validation loss was lowest ({v[best]:.4g}) at epoch {best + 1} and rose "
         f"to {end:.4g} (x{end / v[best]:.3g}) by epoch {len(v)}, while the training loss "
@@ -789,14 +834,24 @@ def detect_overfitting(ev: Evidence) -> Found | None:
         f"{end:.4g} (x{end / max(end_train, 1e-300):.3g}): the network memorised the "
         f"training samples"
     )
+    if held:
+        how += (
+            f"; the validation score held at {float(np.median(scores[-tail:])):.4g} (best "
+            f"{float(np.max(scores)):.4g}), so the model is more confident, not worse"
+        )
     return Found(
-        "warning",
+        "info" if held else "warning",
         f"Overfitting: {how}.",
         {
             "best_val_epoch": best + 1,
             "best_val_loss": _f(float(v[best])),
             "end_val_loss": _f(end),
             "end_train_loss": _f(end_train),
+            **(
+                {"best_val_score": _f(float(np.max(scores))), "end_val_score": _f(float(np.median(scores[-tail:])))}
+                if scores.size
+                else {}
+            ),
         },
         f"early_stopping=True (the validation loss was lowest at epoch {best + 1}), "
         f"or a larger L2 penalty, e.g. alpha=1.0, or fewer or smaller hidden layers.",
@@ -1098,7 +1153,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "saturated-activations",
         detect_saturated_activations,
-        causes=("vanishing-gradients", "plateau", "predictions-collapsed"),
+        causes=("vanishing-gradients", "plateau", "predictions-collapsed", "lr-too-low"),
         fix=Fix(params=_RELU_HE, flags=_RELU_HE_FLAGS),
     ),
     Rule(
@@ -1116,7 +1171,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "vanishing-gradients",
         detect_vanishing_gradients,
-        causes=("plateau", "predictions-collapsed"),
+        causes=("plateau", "predictions-collapsed", "lr-too-low"),
         fix=Fix(params=_RELU_HE, flags=_RELU_HE_FLAGS),
     ),
     # A symptom of the output, gradient, learning-rate and capacity rows above; a root only
