@@ -394,6 +394,8 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
     # 7. Plateau.
     if chance_loss is not None and at_chance:
         how = "fell to" if substantial else "is stuck at"
+        if ev["end_over_chance"] > 1.5:  # worse than guessing, not merely as good as it
+            how = "ended above" if substantial else "is stuck above"
         message = (
             f"the loss {how} the chance level: {Le:.4g} at the end, x{ev['end_over_chance']:.3g} "
             f"the loss of predicting without the inputs ({chance_loss:.4g})"

@@ -206,7 +206,8 @@ def fix_verdict(before: Diagnosis, after: Diagnosis) -> dict[str, Any]:
     """Judge a fix on held-out data: the validation metric first, then the validation loss.
 
     A fix is proven when the validation metric (accuracy or R^2) rose, or stayed within
-    :data:`METRIC_TOL` while the validation loss fell; it is not proven when the metric fell,
+    :data:`METRIC_TOL` while the validation loss fell (the same loss on both runs: a fix that
+    changes the loss is judged by the metric alone); it is not proven when the metric fell,
     whatever the training loss did. Without validation data the training loss decides, and the
     verdict says so.
     """
@@ -228,6 +229,13 @@ def fix_verdict(before: Diagnosis, after: Diagnosis) -> dict[str, Any]:
         elif sa < sb - METRIC_TOL:
             out["proven"] = False
             out["why"] = f"the validation metric got worse: {sb:.4g} -> {sa:.4g}; not recommended"
+        elif before.setup.get("loss") != after.setup.get("loss"):
+            # A fix that changes the loss changes what the loss measures: only the metric compares.
+            out["proven"] = False
+            out["why"] = (
+                f"validation metric unchanged ({sb:.4g} -> {sa:.4g}); the validation losses "
+                f"({before.setup.get('loss')} vs {after.setup.get('loss')}) do not compare"
+            )
         else:
             lb, la = out["val_loss_before"], out["val_loss_after"]
             better = np.isfinite(la) and (not np.isfinite(lb) or la < lb)

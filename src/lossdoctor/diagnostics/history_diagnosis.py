@@ -16,10 +16,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..activations import ACTIVATIONS
+from ..runspec import fit_target_encoding
 from ..training import History
+from .evidence import chance_loss as _chance_loss
 from .evidence import data_evidence, gather_evidence
 from .findings import Diagnosis
 from .rules import evaluate
+from .user_output import canonical, output_evidence
 
 __all__ = ["diagnose_history"]
 
@@ -100,6 +103,8 @@ def diagnose_history(
     X: ArrayLike | None = None,
     y: ArrayLike | None = None,
     task: str = "classification",
+    output_activation: str | None = None,
+    loss: str | None = None,
 ) -> Diagnosis:
     """Diagnose a loss history from any training loop.
 
@@ -126,6 +131,15 @@ def diagnose_history(
     y : array-like of shape (n_samples,), optional
         The targets, for the class-balance or target-scale checks.
     task : {"classification", "regression"}
+    output_activation, loss : str, optional
+        The loop's output activation (``sigmoid``, ``softmax``, ``tanh``, ``relu``, ``identity``)
+        and loss (``binary_crossentropy``, ``categorical_crossentropy``, ``squared_error``,
+        ``absolute_error``; Keras spellings too), checked against the task and the targets
+        ``y`` (the ``output-loss-mismatch`` and ``labels-scaled`` findings). Without them the
+        loop is taken to use the estimators' pair for the task.
+
+    With ``y``, the loss of guessing (``chance_loss``) is computed from the targets when not
+    given, so that a curve stuck at or above it is recognised.
 
     Returns
     -------
@@ -148,9 +162,15 @@ def diagnose_history(
     history.val_loss = [float(v) for v in vl[:n_ok]] if vl is not None else [math.nan] * n_ok
     history.learning_rate = [float(lr) if lr is not None else math.nan] * n_ok
     history.stop_reason = "non-finite" if n_ok < L.size else "max_iter"
+    head, ev_output = None, {}
+    if y_arr is not None:
+        head, chance, ev_output = _targets_evidence(y_arr, task, output_activation, loss)
+        chance_loss = chance_loss if chance_loss is not None else chance
+    elif output_activation is not None or loss is not None:
+        raise ValueError("output_activation and loss need X and y: they are checked on the targets")
     ev = gather_evidence(
-        task=None,
-        head=None,
+        task=task if y_arr is not None else None,
+        head=head,
         activation=activation,
         n_hidden_layers=None,
         optimizer=optimizer,
@@ -166,12 +186,39 @@ def diagnose_history(
         lr_track=[],
         monitor=monitor or {},
         prep={},
+        output=ev_output,
     )
     findings, summary = evaluate(ev)
+    setup: dict[str, Any] = {"learning_rate_init": lr, "optimizer": optimizer}
+    setup["activation"] = activation
+    if ev_output:
+        setup.update(output_activation=ev_output["output"], loss=ev_output["loss"])
     return Diagnosis(
         findings=findings,
-        setup={"learning_rate_init": lr, "optimizer": optimizer, "activation": activation},
+        setup=setup,
         history=history,
         monitor=dict(monitor or {}),
         summary=summary,
     )
+
+
+def _targets_evidence(
+    y: NDArray, task: str, output_activation: str | None, loss: str | None
+) -> tuple[str | None, float | None, dict[str, Any]]:
+    """The head the task needs, the loss of guessing, and the check of the loop's output/loss.
+
+    The loss of guessing is the estimators' (their head's loss); with a loop's own loss of
+    another kind it is not comparable, and None is returned for it.
+    """
+    try:
+        encoding = fit_target_encoding(task, y)
+    except ValueError:  # one class, or targets the encoding refuses: no target checks
+        return None, None, {}
+    head = encoding.head
+    Y = encoding.encode(y)
+    out_name, loss_name = canonical(output_activation, loss, head)
+    n_classes = int(np.unique(y).size) if task == "classification" else None
+    ev_output = output_evidence(out_name, loss_name, task=task, head=head, Y=Y, n_classes=n_classes)
+    same_loss = ev_output.get("loss", loss_name) == ev_output.get("expected_loss", loss_name)
+    chance = _chance_loss(head, Y) if same_loss else None
+    return head, chance, ev_output

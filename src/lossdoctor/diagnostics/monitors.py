@@ -390,6 +390,10 @@ class TrainingMonitor:
         X: Any = None,
         y: Any = None,
         task: str = "classification",
+        output_activation: str | None = None,
+        loss: str | None = None,
+        optimizer: str = "gd",
+        val_losses: Any = None,
     ) -> Any:
         """Diagnose the recorded run.
 
@@ -403,6 +407,12 @@ class TrainingMonitor:
         X, y, task : optional
             The training data (samples as rows), for the data checks; see
             :func:`~lossdoctor.diagnostics.diagnose.diagnose_history`.
+        output_activation, loss : str, optional
+            Your loop's output activation and loss, checked against the task and ``y``.
+        optimizer : {"gd", "sgd", "momentum", "nesterov", "adam"}
+            Your loop's optimiser; Adam's fixes differ.
+        val_losses : array-like, optional
+            One validation loss per recorded loss, to detect overfitting.
 
         Returns
         -------
@@ -419,4 +429,8 @@ class TrainingMonitor:
             X=X,
             y=y,
             task=task,
+            output_activation=output_activation,
+            loss=loss,
+            optimizer=optimizer,
+            val_losses=val_losses,
         )

@@ -428,6 +428,18 @@ class _TooHigh(NamedTuple):
     spiked: bool
 
 
+def _initial_loss(ev: Evidence) -> float:
+    """The loss before the first step (the monitor's epoch 0), else the first epoch's.
+
+    The first epoch's loss is a mean over its mini-batches: with Adam at too large a step the
+    jump happens inside epoch 1, and only the loss at the initial weights shows it.
+    """
+    epochs, losses = ev.monitor.get("epoch") or [], ev.monitor.get("loss") or []
+    if epochs and losses and epochs[0] == 0 and math.isfinite(losses[0]) and losses[0] > 0:
+        return float(losses[0])
+    return ev.losses[0] if len(ev.losses) >= 2 else 0.0
+
+
 def _too_high(ev: Evidence) -> _TooHigh:
     lev = ev.lr
     label = ev.curve_label
@@ -437,7 +449,8 @@ def _too_high(ev: Evidence) -> _TooHigh:
     bad_curve = label in ("diverging", "oscillating")
     non_finite = label == "non-finite"
     losses = ev.losses
-    spike = max(losses) / losses[0] if len(losses) >= 2 and losses[0] > 0 else 1.0
+    base = _initial_loss(ev)
+    spike = max(losses) / base if losses and base > 0 else 1.0
     spiked = math.isfinite(spike) and spike >= SPIKE_RATIO
     # Non-finite data makes any learning rate blow up: that finding is data-non-finite's.
     fires = ev.data_ok and (
@@ -488,10 +501,12 @@ def detect_lr_too_high(ev: Evidence) -> Found | None:
     if s.spiked:
         losses = ev.losses
         i = int(np.argmax(losses))
-        evidence.update(first_loss=_f(losses[0]), max_loss=_f(losses[i]), max_epoch=i + 1)
+        base = _initial_loss(ev)
+        evidence.update(first_loss=_f(base), max_loss=_f(losses[i]), max_epoch=i + 1)
+        start = "at the initial weights" if base != losses[0] else "at epoch 1"
         parts.append(
-            f"the loss jumped from {losses[0]:.4g} to {losses[i]:.4g} (x{s.spike:.3g}) at epoch "
-            f"{i + 1}"
+            f"the loss jumped from {base:.4g} {start} to {losses[i]:.4g} (x{s.spike:.3g}) at "
+            f"epoch {i + 1}"
         )
     value, why = _lr_fix_value(ev, high=True)
     error = s.bad_curve or s.non_finite or s.unstable_init or s.spike > SPIKE_ERROR
