@@ -93,7 +93,8 @@ def load_real_data(name: str) -> tuple[NDArray, NDArray]:
     ``xor`` (four corners with noise), ``poly4`` (y = x**4 on [-100, 100]), ``curve`` (a
     logistic curve of negative values), ``ordinal`` (targets 1..4), ``blobs3``, ``moons``,
     ``house`` (a house-price-like regression, mean 21), ``sine``.
-    Variants: ``scaled`` (standardised X), ``pixels`` (X / 16, in [0, 1]), ``sorted`` (rows sorted
+    Variants: ``scaled`` (standardised X), ``pixels`` (X / 16, in [0, 1]), ``bytes`` (the
+    digits' intensities on MNIST's 0..255 scale), ``sorted`` (rows sorted
     by label), ``shuffled`` (rows permuted), ``cents`` (regression target x 100), ``mask255``
     (binary labels as 0/255), ``log`` (log of a positive target), ``ystd`` (standardised target),
     ``unit`` (X and y divided by their largest absolute values).
@@ -144,6 +145,8 @@ def load_real_data(name: str) -> tuple[NDArray, NDArray]:
             X = _standardize(X)
         elif v == "pixels":
             X = X / 16.0
+        elif v == "bytes":  # the 0..16 intensities on MNIST's 0..255 scale
+            X = np.round(X * 255.0 / 16.0)
         elif v == "dropconst":
             X = X[:, X.std(axis=0) > 0]
         elif v == "sorted":
@@ -706,11 +709,12 @@ REAL_CASES: list[RealCase] = [
     RealCase(
         "digits-pixels-unscaled",
         "scikit-learn 'Recognizing hand-written digits' example and the many 'MNIST loss stuck, "
-        "forgot to divide by 255' questions: raw pixel intensities to a sigmoid network",
+        "forgot to divide by 255' questions: raw pixel intensities to a sigmoid network (the "
+        "digits on MNIST's 0..255 scale)",
         "training is slow and units saturate",
-        "pixels 0..16 unscaled saturate the sigmoid units",
+        "pixel intensities 0..255 unscaled saturate the sigmoid units",
         "divide the pixels by their maximum (to [0, 1]) and drop the constant border pixels",
-        "digits",
+        "digits/bytes",
         {
             "hidden_layer_sizes": (32,),
             "activation": "sigmoid",
@@ -853,10 +857,10 @@ REAL_CASES: list[RealCase] = [
         "Cross Validated 'What is the dying ReLU problem?' and the AUTOTRAINER demo 'dying "
         "ReLU' (large learning rate with a ReLU loop)",
         "the loss stops moving after a few epochs; most hidden outputs are 0",
-        "too large a step kills the ReLU units",
+        "too large a step (lr 10 on a three-layer ReLU loop) kills the ReLU units",
         "a smaller learning rate (or leaky ReLU)",
         "breast_cancer/scaled",
-        {"hidden": (64, 64, 64), "activation": "relu", "lr": 3.0, "epochs": 60},
+        {"hidden": (64, 64, 64), "activation": "relu", "lr": 10.0, "epochs": 60},
         {"hidden": (64, 64, 64), "activation": "relu", "lr": 0.1, "epochs": 60},
         ("lr-too-high", "dead-units"),
         loop=True,
@@ -906,21 +910,23 @@ def _serious(d: Any) -> list[str]:
     return [f.code for f in d.findings if f.severity != "info"]
 
 
-def _diagnose(case: RealCase, X: NDArray, y: NDArray, opts: dict[str, Any], **kw: Any) -> Any:
+def _diagnose(
+    case: RealCase, X: NDArray, y: NDArray, opts: dict[str, Any], seed: int = 0, **kw: Any
+) -> Any:
     from lossdoctor import diagnose
 
     params = {k: v for k, v in opts.items() if not k.startswith("_")}
     params.setdefault("task", case.task)
-    return diagnose(X, y, **{"random_state": 0, **params, **kw})
+    return diagnose(X, y, **{"random_state": seed, **params, **kw})
 
 
-def _run_loop(case: RealCase, name: str, opts: dict[str, Any]) -> tuple[Any, float]:
+def _run_loop(case: RealCase, name: str, opts: dict[str, Any], seed: int = 0) -> tuple[Any, float]:
     from lossdoctor.diagnostics.monitors import TrainingMonitor
 
     X, y = _data(name, opts)
     mon = TrainingMonitor(activation=opts.get("activation", "tanh"))
     kw = {k: v for k, v in opts.items() if not k.startswith("_")}
-    out = user_loop(X, y, monitor=mon, **kw)
+    out = user_loop(X, y, monitor=mon, **{"seed": seed, **kw})
     d = mon.diagnose(
         lr=kw.get("lr", 0.1),
         X=out["X"],
@@ -932,20 +938,24 @@ def _run_loop(case: RealCase, name: str, opts: dict[str, Any]) -> tuple[Any, flo
     return d, out["metric"]
 
 
-def run_case(case: RealCase) -> dict[str, Any]:
-    """Diagnose the faulty set-up (with ``fix``) and the expert-fixed one; compare."""
+def run_case(case: RealCase, seed: int = 0) -> dict[str, Any]:
+    """Diagnose the faulty set-up (with ``fix``) and the expert-fixed one; compare.
+
+    ``seed`` draws the weights and the shuffling (``random_state``, or a loop's own seed); the
+    data sets are fixed (:data:`SEED`).
+    """
     row: dict[str, Any] = {"name": case.name, "expected": list(case.root_cause), "error": ""}
     fixed_name = case.fixed_dataset or case.dataset
     try:
         if case.loop:
-            d, metric = _run_loop(case, case.dataset, case.faulty)
+            d, metric = _run_loop(case, case.dataset, case.faulty, seed)
             found = _serious(d)
-            d_exp, metric_exp = _run_loop(case, fixed_name, case.fixed)
+            d_exp, metric_exp = _run_loop(case, fixed_name, case.fixed, seed)
             proven = bool(found and found[0] in case.root_cause and metric_exp > metric + 0.01)
             row.update(before=metric, after=metric_exp)
         else:
             X, y = _data(case.dataset, case.faulty)
-            d = _diagnose(case, X, y, case.faulty, fix=True)
+            d = _diagnose(case, X, y, case.faulty, seed, fix=True)
             found = _serious(d)
             before = _val_metric(d)
             after = _val_metric(d.fixed) if d.fixed is not None else -math.inf
@@ -954,7 +964,7 @@ def run_case(case: RealCase) -> dict[str, Any]:
             )
             row.update(before=before, after=after)
             Xf, yf = _data(fixed_name, case.fixed)
-            d_exp = _diagnose(case, Xf, yf, case.fixed)
+            d_exp = _diagnose(case, Xf, yf, case.fixed, seed)
     except (TypeError, ValueError) as err:  # a set-up the doctor cannot express
         row.update(
             found=[],
@@ -1015,24 +1025,26 @@ class RealResult:
         return "\n".join(lines)
 
 
-def run_suite(cases: list[RealCase] | None = None, n_jobs: int = 1) -> RealResult:
-    """Run the cases (in parallel with joblib when ``n_jobs`` > 1)."""
+def run_suite(cases: list[RealCase] | None = None, n_jobs: int = 1, seed: int = 0) -> RealResult:
+    """Run the cases (in parallel with joblib when ``n_jobs`` > 1; any joblib backend, e.g.
+    a Dask cluster under ``joblib.parallel_config(backend="dask")``)."""
     cases = REAL_CASES if cases is None else cases
     if n_jobs == 1:
-        return RealResult([run_case(c) for c in cases])
+        return RealResult([run_case(c, seed) for c in cases])
     from joblib import Parallel, delayed
 
-    return RealResult(Parallel(n_jobs=n_jobs)(delayed(run_case)(c) for c in cases))
+    return RealResult(Parallel(n_jobs=n_jobs)(delayed(run_case)(c, seed) for c in cases))
 
 
 def main(argv: list[str] | None = None) -> None:
     """Print one line per case, then the four numbers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0, help="random_state of every run")
     parser.add_argument("--only", default=None, help="run the cases whose name contains this")
     args = parser.parse_args(argv)
     cases = [c for c in REAL_CASES if args.only is None or args.only in c.name]
-    print(run_suite(cases, n_jobs=args.jobs).table())
+    print(run_suite(cases, n_jobs=args.jobs, seed=args.seed).table())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -254,7 +254,11 @@ def test_fixes_are_estimator_parameters_setup_options_data_steps_and_train_optio
     train = build_parser()._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
     options = {s for action in train._actions for s in action.option_strings}
     # A planned value as train would receive it: a learning rate, hidden-layer widths.
-    planned = {"learning_rate_init": ["0.1"], "hidden_layer_sizes": ["32", "16"]}
+    planned = {
+        "learning_rate_init": ["0.1"],
+        "hidden_layer_sizes": ["32", "16"],
+        "activation": ["tanh"],
+    }
     for rule in RULES:
         assert set(rule.fix.params) <= set(known), rule.code
         assert set(rule.fix.setup) <= setup_options, rule.code

@@ -334,6 +334,8 @@ class Evidence:
     activation : str or None
         The hidden activation.
     n_hidden_layers : int or None
+    hidden_widths : tuple of int
+        The hidden layers' widths (empty when unknown).
     optimizer : {"gd", "sgd", "momentum", "nesterov", "adam", "lbfgs"}
         As :func:`~.curvature.stability_threshold` names it; ``lbfgs`` has no learning rate
         (L-BFGS-B's line search takes the steps), so ``lr`` and ``lr_track`` stay empty.
@@ -385,6 +387,7 @@ class Evidence:
     head: str | None = None
     activation: str | None = None
     n_hidden_layers: int | None = None
+    hidden_widths: tuple[int, ...] = ()
     optimizer: str = "gd"
     solver: str = "gd"
     learning_rate_init: float | None = None
@@ -433,6 +436,7 @@ def gather_evidence(
     output: dict[str, Any] | None = None,
     fit: dict[str, Any] | None = None,
     n_validation: int = 0,
+    hidden_widths: tuple[int, ...] = (),
 ) -> Evidence:
     """Build the :class:`Evidence` of a run from its measurements and its history.
 
@@ -473,6 +477,7 @@ def gather_evidence(
         val_losses=tuple(v for v in history.val_loss if math.isfinite(v)),
         val_scores=tuple(v for v in history.val_score if math.isfinite(v)),
         n_validation=n_validation,
+        hidden_widths=tuple(int(w) for w in hidden_widths),
         n_epochs=len(history.loss),
         stop_reason=history.stop_reason,
         curve_label=curve_label,

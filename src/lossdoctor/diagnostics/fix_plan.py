@@ -24,7 +24,16 @@ from .monitored_run import _SHARPNESS_SUBSAMPLE, _run, _spec, split_options
 from .prepare import PREP_STEPS
 from .prepare import prepare_data as _prepare
 from .ranking import summarize_roots
-from .rules import CONSTANT_COLUMNS, PLANNED_LR, RULES, WIDER, Planned, lr_fix_text
+from .rules import (
+    CONSTANT_COLUMNS,
+    GRADIENT_ACTIVATION,
+    PLANNED_LR,
+    RULES,
+    WIDER,
+    Planned,
+    gradient_activation,
+    lr_fix_text,
+)
 
 
 def _run_setup_only(
@@ -75,6 +84,8 @@ def _resolve(values: Any, extra: dict[str, Any]) -> dict[str, Any]:
             value = list(extra["data"].get("constant_features", []))
         elif value is WIDER:
             value = tuple(extra["fit"]["capacity"]["reference_hidden_layer_sizes"])
+        elif value is GRADIENT_ACTIVATION:
+            value = gradient_activation(extra["net"].layer_sizes[1:-1])
         elif value is PLANNED_LR:
             continue
         out[key] = value

@@ -162,7 +162,8 @@ def diagnose_history(
     history.val_loss = [float(v) for v in vl[:n_ok]] if vl is not None else [math.nan] * n_ok
     history.learning_rate = [float(lr) if lr is not None else math.nan] * n_ok
     history.stop_reason = "non-finite" if n_ok < L.size else "max_iter"
-    head, ev_output = None, {}
+    head: str | None = None
+    ev_output: dict[str, Any] = {}
     if y_arr is not None:
         head, chance, ev_output = _targets_evidence(y_arr, task, output_activation, loss)
         chance_loss = chance_loss if chance_loss is not None else chance

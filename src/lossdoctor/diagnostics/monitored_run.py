@@ -310,6 +310,7 @@ def _evidence(
         head=net.head,
         activation=net.activation,
         n_hidden_layers=len(net.layer_sizes) - 2,
+        hidden_widths=tuple(net.layer_sizes[1:-1]),
         optimizer=opt_name,
         solver=est.solver,
         learning_rate_init=float(est.learning_rate_init),

@@ -39,6 +39,7 @@ from .ranking import causal_graph, rank_by_graph, rank_order, summarize
 __all__ = [
     "CAUSES",
     "CONSTANT_COLUMNS",
+    "GRADIENT_ACTIVATION",
     "NO_LEARNING_RATE",
     "PLANNED_LR",
     "PRIORITY",
@@ -50,6 +51,7 @@ __all__ = [
     "Rule",
     "evaluate",
     "flags_of",
+    "gradient_activation",
     "lr_fix_text",
     "nice_lr",
     "rank",
@@ -78,6 +80,31 @@ PLANNED_LR = Planned("learning_rate_init")
 CONSTANT_COLUMNS = Planned("constant_features")
 #: The hidden layers of the wider reference network of the capacity check.
 WIDER = Planned("hidden_layer_sizes")
+#: The activation that keeps gradients alive in the network at hand (:func:`gradient_activation`).
+GRADIENT_ACTIVATION = Planned("activation")
+#: Hidden layers narrower than this die as ReLU layers: a deep network of a few ReLU units
+#: per layer collapses to a constant for a sizeable share of initialisations (Lu et al.,
+#: "Dying ReLU and initialization", 2019; the deep-sigmoid real case at width 5: 1 seed in 3).
+NARROW_RELU_WIDTH = 16
+
+
+def gradient_activation(hidden_widths: tuple[int, ...] | list[int]) -> str:
+    """``relu`` for the fix of saturated or vanishing gradients, ``tanh`` for narrow layers.
+
+    Narrow layers get tanh with Glorot's normalised initialisation, the remedy of Glorot and
+    Bengio (2010) for deep sigmoid networks.
+    """
+    widths = list(hidden_widths)
+    return "tanh" if widths and min(widths) < NARROW_RELU_WIDTH else "relu"
+
+
+def _gradient_fix(ev: Evidence, tail: str) -> str:
+    if gradient_activation(ev.hidden_widths) == "tanh":
+        return (
+            f"activation='tanh' with init=None (Glorot's normalised draw): layers of "
+            f"{min(ev.hidden_widths)} units die as ReLU layers{tail}"
+        )
+    return f"activation='relu' with init=None (He){tail}"
 
 
 class Fix(NamedTuple):
@@ -429,15 +456,17 @@ class _TooHigh(NamedTuple):
 
 
 def _initial_loss(ev: Evidence) -> float:
-    """The loss before the first step (the monitor's epoch 0), else the first epoch's.
+    """The loss before the first step (the monitor's epoch 0, if lower), else the first epoch's.
 
     The first epoch's loss is a mean over its mini-batches: with Adam at too large a step the
     jump happens inside epoch 1, and only the loss at the initial weights shows it.
     """
+    first = ev.losses[0] if len(ev.losses) >= 2 else 0.0
     epochs, losses = ev.monitor.get("epoch") or [], ev.monitor.get("loss") or []
     if epochs and losses and epochs[0] == 0 and math.isfinite(losses[0]) and losses[0] > 0:
-        return float(losses[0])
-    return ev.losses[0] if len(ev.losses) >= 2 else 0.0
+        # The monitor's is measured on a probe subset: the lower of the two estimates.
+        return min(float(losses[0]), first) if first > 0 else float(losses[0])
+    return first
 
 
 def _too_high(ev: Evidence) -> _TooHigh:
@@ -503,9 +532,9 @@ def detect_lr_too_high(ev: Evidence) -> Found | None:
         i = int(np.argmax(losses))
         base = _initial_loss(ev)
         evidence.update(first_loss=_f(base), max_loss=_f(losses[i]), max_epoch=i + 1)
-        start = "at the initial weights" if base != losses[0] else "at epoch 1"
+        start = " at the initial weights" if base != losses[0] else ""
         parts.append(
-            f"the loss jumped from {base:.4g} {start} to {losses[i]:.4g} (x{s.spike:.3g}) at "
+            f"the loss jumped from {base:.4g}{start} to {losses[i]:.4g} (x{s.spike:.3g}) at "
             f"epoch {i + 1}"
         )
     value, why = _lr_fix_value(ev, high=True)
@@ -616,8 +645,7 @@ def detect_saturated_activations(ev: Evidence) -> Found | None:
                 name: {"start": _f(s), "median": _f(m), "end": _f(e)} for name, s, m, e in bad_sat
             }
         },
-        "activation='relu' with init=None (He), or keep tanh and bring each layer's "
-        "input to unit scale.",
+        _gradient_fix(ev, ", or keep tanh and bring each layer's input to unit scale."),
     )
 
 
@@ -690,8 +718,7 @@ def detect_vanishing_gradients(ev: Evidence) -> Found | None:
         f"gradient is x{start:.2g} the output layer's at the start and x{med:.2g} "
         f"(median) during training; the early layers barely learn.",
         {"first_over_last_start": _f(start), "first_over_last_median": _f(med)},
-        "activation='relu' with init=None (He); for a deep network, fewer layers "
-        "(hidden_layer_sizes).",
+        _gradient_fix(ev, "; for a deep network, fewer layers (hidden_layer_sizes)."),
     )
 
 
@@ -829,11 +856,11 @@ def detect_overfitting(ev: Evidence) -> Found | None:
     scores = np.asarray(ev.val_scores)
     drop = OVERFIT_SCORE_DROP
     if ev.task == "classification" and ev.n_validation and scores.size:
-        # Three standard errors of an accuracy on this many validation samples: the best of
-        # tens of noisy epochs sits about two above the typical one by selection alone, so a
-        # drop of a few samples on a small validation set is noise.
-        top = float(np.max(scores))
-        drop = max(drop, 3.0 * math.sqrt(max(top * (1.0 - top), 0.0) / ev.n_validation))
+        # Three standard errors of the final accuracy on this many validation samples: the
+        # best of tens of noisy epochs sits about two above the typical one by selection alone,
+        # so a drop of a few samples on a small validation set is noise.
+        p = float(np.median(scores[-tail:]))
+        drop = max(drop, 3.0 * math.sqrt(max(p * (1.0 - p), 0.0) / ev.n_validation))
     held = (
         scores.size == v.size
         and float(np.median(scores[-tail:])) >= float(np.max(scores)) - drop
@@ -863,7 +890,10 @@ def detect_overfitting(ev: Evidence) -> Found | None:
             "end_val_loss": _f(end),
             "end_train_loss": _f(end_train),
             **(
-                {"best_val_score": _f(float(np.max(scores))), "end_val_score": _f(float(np.median(scores[-tail:])))}
+                {
+                    "best_val_score": _f(float(np.max(scores))),
+                    "end_val_score": _f(float(np.median(scores[-tail:]))),
+                }
                 if scores.size
                 else {}
             ),
@@ -1031,9 +1061,9 @@ def detect_data_order(ev: Evidence) -> Found | None:
 
 
 # -- the table ------------------------------------------------------------------------------------
-_RELU_HE = {"activation": "relu", "init": None, "init_scale": 1.0}
+_RELU_HE = {"activation": GRADIENT_ACTIVATION, "init": None, "init_scale": 1.0}
 _RELU_HE_FLAGS: dict[str, str | Planned | None] = {
-    "--activation": "relu",
+    "--activation": GRADIENT_ACTIVATION,
     "--init": None,
     "--init-scale": "1",
 }
@@ -1140,12 +1170,6 @@ RULES: tuple[Rule, ...] = (
         fix=Fix(params={"learning_rate_init": PLANNED_LR}, flags={"--lr": PLANNED_LR}),
     ),
     Rule(
-        "lr-too-low",
-        detect_lr_too_low,
-        causes=("plateau", "predictions-collapsed"),
-        fix=Fix(params={"learning_rate_init": PLANNED_LR}, flags={"--lr": PLANNED_LR}),
-    ),
-    Rule(
         "underfitting",
         detect_underfitting,
         causes=("plateau", "predictions-collapsed"),
@@ -1188,6 +1212,12 @@ RULES: tuple[Rule, ...] = (
         detect_vanishing_gradients,
         causes=("plateau", "predictions-collapsed", "lr-too-low"),
         fix=Fix(params=_RELU_HE, flags=_RELU_HE_FLAGS),
+    ),
+    Rule(
+        "lr-too-low",
+        detect_lr_too_low,
+        causes=("plateau", "predictions-collapsed"),
+        fix=Fix(params={"learning_rate_init": PLANNED_LR}, flags={"--lr": PLANNED_LR}),
     ),
     # A symptom of the output, gradient, learning-rate and capacity rows above; a root only
     # when none of them is found.
@@ -1241,6 +1271,8 @@ def flags_of(rule: Rule, ev: Evidence) -> dict[str, str | bool | None]:
             if "reference_hidden_layer_sizes" not in capacity:
                 continue
             value = " ".join(str(w) for w in capacity["reference_hidden_layer_sizes"])
+        elif value is GRADIENT_ACTIVATION:
+            value = gradient_activation(ev.hidden_widths)
         elif isinstance(value, Planned):
             continue
         out[flag] = value
