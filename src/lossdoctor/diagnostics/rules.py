@@ -560,6 +560,18 @@ def _median_update_ratio(ev: Evidence) -> float | None:
     return float(np.median(values)) if values else None
 
 
+#: A converging run whose final loss is still this share of the loss of guessing has hardly
+#: learned: with a step far below the bound, that is a learning rate too low.
+LR_LOW_UNFITTED = 0.8
+
+
+def _end_over_chance(ev: Evidence) -> float:
+    """The last loss over the loss of guessing (0 when either is unknown)."""
+    if not ev.losses or not ev.chance_loss or not math.isfinite(ev.losses[-1]):
+        return 0.0
+    return ev.losses[-1] / ev.chance_loss
+
+
 def detect_lr_too_low(ev: Evidence) -> Found | None:
     """A slow curve with a step far below the stability bound (or tiny Adam updates).
 
@@ -571,6 +583,15 @@ def detect_lr_too_low(ev: Evidence) -> Found | None:
     lev = ev.lr
     label = ev.curve_label
     slow = label in ("slow", "plateau")
+    curve_text = f"the loss curve is {label}: {ev.curve_message}"
+    end_share = _end_over_chance(ev)
+    if not slow and label == "converging" and end_share >= LR_LOW_UNFITTED:
+        # Falling, but after the whole run still hardly better than guessing.
+        slow = True
+        curve_text = (
+            f"the loss is still x{end_share:.2g} the loss of guessing ({ev.chance_loss:.4g}) "
+            f"after {ev.n_epochs} epochs"
+        )
     too_small = False
     evidence: dict[str, Any] = {"learning_rate": lr, "curve": label}
     why_small = ""
@@ -592,8 +613,7 @@ def detect_lr_too_low(ev: Evidence) -> Found | None:
     value, why = _lr_fix_value(ev, high=False)
     return Found(
         "warning",
-        f"The learning rate{_lr_text(lr)} is too low: {why_small}, and the loss curve is "
-        f"{label}: {ev.curve_message}.",
+        f"The learning rate{_lr_text(lr)} is too low: {why_small}, and {curve_text}.",
         evidence,
         lr_fix_text(value, why) if value else "Raise the learning rate tenfold.",
     )
