@@ -179,3 +179,15 @@ def test_gradient_fix_is_tanh_for_narrow_layers_and_relu_otherwise() -> None:
     )
     found = detect("vanishing-gradients", narrow)
     assert found is not None and "activation='tanh'" in found.fix
+
+
+@pytest.mark.parametrize(("value", "severity"), [(0.0, "info"), (1.0, "info"), (2019.0, "warning")])
+def test_constant_columns_are_a_note_unless_large(value: float, severity: str) -> None:
+    from lossdoctor.diagnostics.evidence import data_evidence
+
+    rng = np.random.default_rng()
+    X = np.hstack([rng.standard_normal((50, 3)), np.full((50, 1), value)])
+    data = data_evidence(X, task="classification", feature_names=["a", "b", "c", "year"])
+    found = detect("constant-features", Evidence(data=data))
+    assert found is not None and found.severity == severity
+    assert "['year']" in found.message

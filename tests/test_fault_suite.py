@@ -53,7 +53,6 @@ def test_suite_is_large_and_varied() -> None:
         "exploding-gradients",
         "non-finite-loss",
         "data-non-finite",
-        "constant-features",
         "class-imbalance",
         "plateau",
         "overfitting",

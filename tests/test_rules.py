@@ -117,7 +117,14 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
         ),
     ),
     "constant-features": (
-        Evidence(data={"n_features": 5, "n_constant_features": 1, "constant_features": [2]}),
+        Evidence(
+            data={
+                "n_features": 5,
+                "n_constant_features": 1,
+                "constant_features": [2],
+                "constant_max_abs": 2019.0,  # a constant "year" column exported with the data
+            }
+        ),
         Evidence(data={"n_features": 5, "n_constant_features": 0, "constant_features": []}),
     ),
     "init-scale": (

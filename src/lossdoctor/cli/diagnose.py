@@ -121,12 +121,25 @@ def diagnose_args(args: argparse.Namespace) -> Any:
     what += "; then retraining with the fixes and diagnosing again" if args.fix else ""
     with progress(f"diagnosing ({what})"):
         diagnosis = diagnose(
-            X, y, task=task, fix=args.fix, random_state=args.seed, holdout=holdout, **params
+            X,
+            y,
+            task=task,
+            fix=args.fix,
+            random_state=args.seed,
+            holdout=holdout,
+            feature_names=_given_names(data.feature_names),
+            **params,
         )
     diagnosis.setup["data"] = data.source
     diagnosis.setup["scale"] = args.scale
     diagnosis.setup["train_flags"] = train_flags(args)
     return diagnosis
+
+
+def _given_names(names: list[str]) -> list[str] | None:
+    """The data's column names, or None where the loader made them up (``x0``, ``x1``, ...)."""
+    made_up = [f"x{i}" for i in range(len(names))]
+    return None if list(names) == made_up else list(names)
 
 
 def train_flags(args: argparse.Namespace) -> dict[str, str | bool | None]:

@@ -86,6 +86,7 @@ def diagnose(
     output_activation: str | None = None,
     loss: str | None = None,
     split: str = "stratified",
+    feature_names: list[str] | None = None,
     **params: Any,
 ) -> Diagnosis:
     """Train a set-up with monitors attached and explain what goes wrong, root causes first.
@@ -121,6 +122,8 @@ def diagnose(
     split : {"stratified", "last"}
         How the ``holdout`` is taken: a shuffled, stratified split, or the last samples as they
         come (Keras's ``validation_split``).
+    feature_names : list of str, optional
+        The features' names, used in the findings; by default a DataFrame's column names.
     **params
         Constructor parameters of :class:`~lossdoctor.MLPClassifier` /
         :class:`~lossdoctor.MLPRegressor`. ``n_iter_no_change`` defaults to None here (run the
@@ -140,7 +143,11 @@ def diagnose(
     >>> d.findings[0].code
     'inputs-unscaled'
     """
+    if feature_names is None and hasattr(X, "columns"):  # a DataFrame names its columns
+        feature_names = [str(c) for c in X.columns]
     Xa, ya = _as_arrays(X, y)
+    if feature_names is not None and len(feature_names) != Xa.shape[1]:
+        raise ValueError(f"feature_names has {len(feature_names)} names for {Xa.shape[1]} features")
     kind = _task_of(ya, task)
     if kind == "classification" and ya.dtype.kind == "f" and not np.isfinite(ya).all():
         raise ValueError("y holds NaN or infinite class labels")
@@ -149,6 +156,7 @@ def diagnose(
         "random_state": random_state,
         "holdout": holdout,
         "sharpness": sharpness,
+        "feature_names": feature_names,
     }
     user = {"output_activation": output_activation, "loss": loss, "split": split}
     params = {**params, **{k: v for k, v in user.items() if v is not None}}

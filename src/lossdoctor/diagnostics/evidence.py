@@ -52,7 +52,13 @@ def _listed(idx: NDArray) -> list[int]:
     return [int(i) for i in idx[:_MAX_LISTED]]
 
 
-def data_evidence(X: NDArray, y: NDArray | None = None, *, task: str) -> dict[str, Any]:
+def data_evidence(
+    X: NDArray,
+    y: NDArray | None = None,
+    *,
+    task: str,
+    feature_names: list[str] | None = None,
+) -> dict[str, Any]:
     """Measure the data: finiteness, constant columns, feature scales, targets.
 
     Parameters
@@ -62,12 +68,16 @@ def data_evidence(X: NDArray, y: NDArray | None = None, *, task: str) -> dict[st
     y : ndarray of shape (n_samples,) or (n_samples, n_outputs), optional
         Class labels for classification, values for regression.
     task : {"classification", "regression"}
+    feature_names : list of str, optional
+        The columns' names (one per column), so that the findings name features as the user
+        knows them: ``max_rms_feature_name`` and ``constant_feature_names`` are added.
 
     Returns
     -------
     dict
         ``n_samples``, ``n_features``; ``n_non_finite_X`` and ``non_finite_columns``;
-        ``constant_features`` (column indices); per-feature summaries over the finite values:
+        ``constant_features`` (column indices) and ``constant_max_abs`` (their largest
+        magnitude); per-feature summaries over the finite values:
         ``max_rms`` and ``max_rms_feature`` (root mean square, so both spread and offset count),
         ``max_std``, ``min_std`` (non-constant columns), ``std_ratio``, ``max_abs_mean`` and
         ``max_abs_mean_feature``, ``mean_rms``; for classification ``class_counts`` (label ->
@@ -86,6 +96,7 @@ def data_evidence(X: NDArray, y: NDArray | None = None, *, task: str) -> dict[st
     const = std <= 1e-12 * np.maximum(np.abs(mean), 1.0)
     ev["constant_features"] = [int(i) for i in np.flatnonzero(const)]
     ev["n_constant_features"] = int(const.sum())
+    ev["constant_max_abs"] = float(np.abs(mean[const]).max()) if const.any() else 0.0
     varying = ~const
     i_rms = int(np.argmax(rms))
     i_mean = int(np.argmax(np.abs(mean)))
@@ -99,6 +110,9 @@ def data_evidence(X: NDArray, y: NDArray | None = None, *, task: str) -> dict[st
         min_std=float(std[varying].min()) if varying.any() else 0.0,
     )
     ev["std_ratio"] = ev["max_std"] / ev["min_std"] if ev["min_std"] > 0 else 1.0
+    if feature_names is not None and len(feature_names) == X.shape[1]:
+        ev["max_rms_feature_name"] = str(feature_names[i_rms])
+        ev["constant_feature_names"] = [str(feature_names[i]) for i in ev["constant_features"]]
     if y is None:
         return ev
     y = np.asarray(y)

@@ -101,6 +101,7 @@ def _run(
     prep: dict[str, Any],
     user_output: tuple[str | None, str | None] = (None, None),
     split: str = "stratified",
+    feature_names: list[str] | None = None,
 ) -> tuple[Diagnosis, dict[str, Any]]:
     """One diagnosed run; returns the diagnosis and the evidence the fixes need.
 
@@ -117,7 +118,7 @@ def _run(
     encoding = fit_target_encoding(task, y)
     Y = encoding.encode(y)
     dtype = est.np_dtype
-    ev_data = data_evidence(X, y, task=task)
+    ev_data = data_evidence(X, y, task=task, feature_names=feature_names)
 
     labels = y if task == "classification" and y.ndim == 1 else None
     seed = random_state if isinstance(random_state, (int, np.integer)) else 0

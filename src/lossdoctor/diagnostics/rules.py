@@ -180,11 +180,28 @@ def detect_constant_features(ev: Evidence) -> Found | None:
     if not n_const:
         return None
     cols = d["constant_features"]
+    names = d.get("constant_feature_names")
+    named = f", named {names[:10]}" if names else ""
+    # A constant column of moderate size (the blank border pixels of the digits) is harmless:
+    # its weights get a gradient like a bias's. A large one feeds the first layer a large
+    # fixed input, like an unscaled feature.
+    large = d.get("constant_max_abs", 0.0) > INPUT_RMS_MAX
     return Found(
-        "warning",
-        f"{n_const} of {d['n_features']} features are constant (columns {cols[:10]}): "
-        f"they carry no information, and scaling them divides by a zero spread.",
-        {"n_constant": n_const, "columns": cols[:50]},
+        "warning" if large else "info",
+        f"{n_const} of {d['n_features']} features are constant (columns {cols[:10]}{named}): "
+        f"they carry no information"
+        + (
+            f", and at magnitude up to {d['constant_max_abs']:.4g} they push the first layer "
+            f"like an unscaled feature."
+            if large
+            else "; harmless to training, but they cost work and a scaler may divide by their "
+            "zero spread."
+        ),
+        {
+            "n_constant": n_const,
+            "columns": cols[:50],
+            "max_abs": _f(d.get("constant_max_abs", 0.0)),
+        },
         f"Drop columns {cols[:10]}: sklearn.feature_selection.VarianceThreshold(0.0) "
         f"before scaling.",
     )
@@ -196,6 +213,11 @@ INPUT_RMS_MAX = 10.0
 INPUT_STD_RATIO_MAX = 100.0
 #: ... which matters only when the largest feature's root mean square exceeds this.
 INPUT_RATIO_MIN_RMS = 3.0
+
+
+def _named(name: str | None) -> str:
+    """`` ('worst area')`` after a column index, when the data names its columns."""
+    return f" ({name!r})" if name else ""
 
 
 def detect_inputs_unscaled(ev: Evidence) -> Found | None:
@@ -211,7 +233,8 @@ def detect_inputs_unscaled(ev: Evidence) -> Found | None:
     severity = "error" if max_rms > 10 * INPUT_RMS_MAX or ratio > 1e3 else "warning"
     return Found(
         severity,
-        f"The inputs are not scaled: feature {j} has a root mean square of "
+        f"The inputs are not scaled: feature {j}{_named(d.get('max_rms_feature_name'))} has "
+        f"a root mean square of "
         f"{max_rms:.4g} (largest mean {d['max_abs_mean']:.4g}), and the feature spreads "
         f"range from {d['min_std']:.3g} to {d['max_std']:.4g} (x{ratio:.3g}). A weight "
         f"initialised for unit-scale inputs then drives the first layer far past its "
