@@ -191,3 +191,17 @@ def test_constant_columns_are_a_note_unless_large(value: float, severity: str) -
     found = detect("constant-features", Evidence(data=data))
     assert found is not None and found.severity == severity
     assert "['year']" in found.message
+
+
+def test_multilabel_targets_get_no_class_balance_from_argmax() -> None:
+    from lossdoctor.diagnostics.evidence import data_evidence
+
+    rng = np.random.default_rng()
+    X = rng.standard_normal((200, 3))
+    # Label 0 on every row, label 1 on a third: argmax would call class 1 a 0% minority.
+    Y = np.column_stack([np.ones(200), rng.random(200) < 1 / 3]).astype(int)
+    data = data_evidence(X, Y, task="classification")
+    assert "imbalance_ratio" not in data and data["label_positives"]["0"] == 200
+    assert detect("class-imbalance", Evidence(data=data)) is None
+    one_hot = np.eye(3, dtype=int)[rng.integers(0, 3, 200)]
+    assert "imbalance_ratio" in data_evidence(X, one_hot, task="classification")

@@ -347,7 +347,7 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
             ev,
             f"the loss swings up and down between {math.exp(q10):.4g} and {math.exp(q90):.4g} "
             f"(x{_ratio(swing):.3g}) without a net fall: {Ls:.4g} at the start, "
-            f"{Le:.4g} at the end",
+            f"{Le:.4g} at the end{_over(m)}",
         )
 
     # 5-6. Slow or converging, after a significant fall.
@@ -397,7 +397,8 @@ def _classify_finite(L: np.ndarray, chance_loss: float | None) -> CurveLabel:
         if ev["end_over_chance"] > 1.5:  # worse than guessing, not merely as good as it
             how = "ended above" if substantial else "is stuck above"
         message = (
-            f"the loss {how} the chance level: {Le:.4g} at the end, x{ev['end_over_chance']:.3g} "
+            f"the loss {how} the chance level: {Le:.4g} at the end{_over(m)}, "
+            f"x{ev['end_over_chance']:.3g} "
             f"the loss of predicting without the inputs ({chance_loss:.4g})"
         )
     elif abs(fall) < MIN_FALL:
@@ -505,3 +506,8 @@ def _trimmed_mean(values: np.ndarray, cut: float = 0.1) -> float:
     ordered = np.sort(values)
     drop = int(cut * ordered.shape[0])
     return float(np.mean(ordered[drop : ordered.shape[0] - drop]))
+
+
+def _over(m: int) -> str:
+    """Says that an end level is a median, so that it is not read as the last epoch's loss."""
+    return f" (median of the last {m} epochs)" if m > 1 else ""

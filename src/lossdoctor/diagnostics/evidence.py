@@ -116,7 +116,12 @@ def data_evidence(
     if y is None:
         return ev
     y = np.asarray(y)
-    if task == "classification":
+    if task == "classification" and y.ndim == 2 and not _one_hot(y):
+        # Multilabel rows (any number of labels each): argmax would invent a class balance.
+        # Each label's positives are counted; the class-balance rule does not apply.
+        positives = np.asarray(y, dtype=np.float64).sum(axis=0)
+        ev["label_positives"] = {str(j): int(c) for j, c in enumerate(positives.tolist())}
+    elif task == "classification":
         labels, counts = np.unique(y if y.ndim == 1 else y.argmax(axis=1), return_counts=True)
         ev["class_counts"] = {str(k): int(c) for k, c in zip(labels.tolist(), counts.tolist())}
         ev["imbalance_ratio"] = float(counts.max() / counts.min())
@@ -132,6 +137,12 @@ def data_evidence(
             y_rms=float(np.sqrt(np.mean(yf * yf))),
         )
     return ev
+
+
+def _one_hot(Y: NDArray) -> bool:
+    """Rows with exactly one 1 and zeros elsewhere (a one-hot encoding of single labels)."""
+    Y = np.asarray(Y)
+    return bool(np.isin(Y, (0, 1)).all() and (Y.sum(axis=1) == 1).all())
 
 
 #: Rows per chunk of :func:`_column_moments`: its temporaries are this many rows, not the data's.

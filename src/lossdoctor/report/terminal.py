@@ -95,6 +95,17 @@ def all_fixes_command(d: Diagnosis) -> str | None:
     return train_command(merged, d.setup)
 
 
+def _round_line(i: int, r: dict[str, Any]) -> str:
+    """One round of fixes: what changed, the training loss and the validation metric."""
+    changes = ", ".join(f"{k}={v!r}" for k, v in (r.get("changes") or {}).items())
+    return (
+        f"round {i}{f' ({changes})' if changes else ''}: training loss "
+        f"{r['train_loss_before']:.4g} -> {r['train_loss_after']:.4g}; validation metric "
+        f"{r['val_score_before']:.4g} -> {r['val_score_after']:.4g}: "
+        f"{'proven' if r['proven'] else 'NOT proven'} ({r['why']})"
+    )
+
+
 def _setup_line(d: Diagnosis) -> str:
     s = d.setup
     keys: tuple[str, ...] = ("layer_sizes", "activation", "solver")
@@ -104,6 +115,12 @@ def _setup_line(d: Diagnosis) -> str:
     parts = [f"{k}={s[k]}" for k in keys if k in s]
     if "max_iter" in s:
         parts.append(f"epochs={s['max_iter']}")
+    # What the network sees and is judged by: the input scaling, the output and the loss.
+    if "scale" in s:
+        parts.append(f"scale={s['scale']}")
+    for key in ("output_activation", "loss"):
+        if s.get(key):
+            parts.append(f"{key.split('_')[0]}={s[key]}")
     return ", ".join(parts)
 
 
@@ -129,13 +146,7 @@ def format_plain(diagnosis: Diagnosis) -> str:
         lines += ["", "fix applied: " + ", ".join(f"{k}={v!r}" for k, v in d.fix_params.items())]
         lines.append(f"  before: {_loss_points(losses)}")
         lines.append(f"  after:  {_loss_points(_losses(d.fixed))}")
-        for i, r in enumerate(d.fix_rounds, 1):
-            lines.append(
-                f"  round {i}: training loss {r['train_loss_before']:.4g} -> "
-                f"{r['train_loss_after']:.4g}; validation metric {r['val_score_before']:.4g} -> "
-                f"{r['val_score_after']:.4g}: {'proven' if r['proven'] else 'NOT proven'} "
-                f"({r['why']})"
-            )
+        lines.extend(f"  {_round_line(i, r)}" for i, r in enumerate(d.fix_rounds, 1))
         remaining = [f.code for f in d.fixed.findings if f.severity != "info"]
         lines.append(
             "  findings that remain: " + (", ".join(remaining) if remaining else "none (healthy)")
@@ -195,6 +206,9 @@ def _render_rich(diagnosis: Diagnosis, file: IO[str]) -> None:
             "fix applied: " + ", ".join(f"{k}={v!r}" for k, v in d.fix_params.items()),
             highlight=False,
         )
+        for i, r in enumerate(d.fix_rounds, 1):
+            style = "green" if r["proven"] else "red"
+            console.print(f"[{style}]{escape(_round_line(i, r))}[/{style}]", highlight=False)
         remaining = [f.code for f in d.fixed.findings if f.severity != "info"]
         console.print(
             "findings that remain: "
