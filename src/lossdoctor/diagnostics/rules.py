@@ -463,6 +463,8 @@ LR_TRACK_MARGIN = 1.15
 SPIKE_RATIO = 3.0
 #: ... and a jump beyond this many times is an error rather than a warning.
 SPIKE_ERROR = 10.0
+#: A first epoch whose mean loss is this many times the loss at the initial weights overshot.
+FIRST_EPOCH_RISE = 1.5
 
 
 class _TooHigh(NamedTuple):
@@ -476,6 +478,7 @@ class _TooHigh(NamedTuple):
     non_finite: bool
     spike: float
     spiked: bool
+    edge: bool
 
 
 def _initial_loss(ev: Evidence) -> float:
@@ -485,11 +488,19 @@ def _initial_loss(ev: Evidence) -> float:
     jump happens inside epoch 1, and only the loss at the initial weights shows it.
     """
     first = ev.losses[0] if len(ev.losses) >= 2 else 0.0
+    probe = _probe_initial_loss(ev)
+    if probe is not None:
+        # The monitor's is measured on a probe subset: the lower of the two estimates.
+        return min(probe, first) if first > 0 else probe
+    return first
+
+
+def _probe_initial_loss(ev: Evidence) -> float | None:
+    """The monitor's loss at the initial weights (its epoch 0), or None."""
     epochs, losses = ev.monitor.get("epoch") or [], ev.monitor.get("loss") or []
     if epochs and losses and epochs[0] == 0 and math.isfinite(losses[0]) and losses[0] > 0:
-        # The monitor's is measured on a probe subset: the lower of the two estimates.
-        return min(float(losses[0]), first) if first > 0 else float(losses[0])
-    return first
+        return float(losses[0])
+    return None
 
 
 def _too_high(ev: Evidence) -> _TooHigh:
@@ -504,12 +515,64 @@ def _too_high(ev: Evidence) -> _TooHigh:
     base = _initial_loss(ev)
     spike = max(losses) / base if losses and base > 0 else 1.0
     spiked = math.isfinite(spike) and spike >= SPIKE_RATIO
+    # The first epoch's mean loss well above the loss at the initial weights: the first steps
+    # overshot (a healthy first epoch ends below where it started).
+    probe = _probe_initial_loss(ev)
+    if probe is not None and losses and math.isfinite(losses[0]):
+        first_rise = losses[0] / probe
+        if first_rise >= FIRST_EPOCH_RISE and not spiked:
+            spike, spiked = first_rise, True
+    # Above the bound at the initial weights, yet the loss fell smoothly and settled: the
+    # sharpness fell to meet the step (the edge of stability), normal for gradient descent.
+    edge = unstable_init and not (bad_curve or spiked or non_finite) and _settled(ev)
     # Non-finite data makes any learning rate blow up: that finding is data-non-finite's.
     fires = ev.data_ok and (
-        unstable_init or bad_curve or spiked or (non_finite and (unstable_later or not lev))
+        (unstable_init and not edge)
+        or bad_curve
+        or spiked
+        or (non_finite and (unstable_later or not lev))
     )
     return _TooHigh(
-        fires, unstable_init, unstable_later, worst_track, bad_curve, non_finite, spike, spiked
+        fires,
+        unstable_init,
+        unstable_later,
+        worst_track,
+        bad_curve,
+        non_finite,
+        spike,
+        spiked,
+        edge and ev.data_ok,
+    )
+
+
+def detect_edge_of_stability(ev: Evidence) -> Found | None:
+    """An info: the rate is above the bound at the initial weights, and that is fine."""
+    if _no_learning_rate(ev):
+        return None
+    s = _too_high(ev)
+    if not s.edge:
+        return None
+    lev, lr = ev.lr, ev.learning_rate_init
+    later = ""
+    if s.worst_track is not None:
+        later = (
+            f"; at epoch {s.worst_track['epoch']} the rate is x{s.worst_track['ratio']:.2g} "
+            f"the bound there"
+        )
+    return Found(
+        "info",
+        f"Edge of stability: the learning rate{_lr_text(lr)} is x{lev['ratio']:.3g} the "
+        f"stability bound {lev['threshold']:.4g} at the initial weights, yet the loss fell "
+        f"smoothly to {ev.losses[-1]:.4g}: the sharpness fell to meet the step{later}. Normal "
+        f"for gradient descent, not a fault.",
+        {
+            "learning_rate": lr,
+            "sharpness": _f(lev["sharpness"]),
+            "threshold": _f(lev["threshold"]),
+            "ratio": _f(lev["ratio"]),
+        },
+        f"Nothing to fix; a rate below {lev['threshold']:.4g} avoids the unstable first steps "
+        f"if they matter.",
     )
 
 
@@ -550,10 +613,18 @@ def detect_lr_too_high(ev: Evidence) -> Found | None:
             )
     if s.bad_curve or s.non_finite:
         parts.append(f"the loss curve is {label}: {ev.curve_message}")
-    if s.spiked:
-        losses = ev.losses
+    probe = _probe_initial_loss(ev)
+    base = _initial_loss(ev)
+    losses = ev.losses
+    jumped = bool(losses) and base > 0 and max(losses) / base >= SPIKE_RATIO
+    if s.spiked and not jumped and probe is not None:
+        evidence.update(initial_loss=_f(probe), first_epoch_loss=_f(losses[0]))
+        parts.append(
+            f"the first epoch's mean loss {losses[0]:.4g} is x{losses[0] / probe:.3g} the loss "
+            f"at the initial weights ({probe:.4g}): the first steps overshot"
+        )
+    elif s.spiked:
         i = int(np.argmax(losses))
-        base = _initial_loss(ev)
         evidence.update(first_loss=_f(base), max_loss=_f(losses[i]), max_epoch=i + 1)
         start = " at the initial weights" if base != losses[0] else ""
         parts.append(
@@ -1212,6 +1283,8 @@ RULES: tuple[Rule, ...] = (
         ),
         fix=Fix(params={"learning_rate_init": PLANNED_LR}, flags={"--lr": PLANNED_LR}),
     ),
+    # Never more than an info: a rate above the bound at the start of a run that settles.
+    Rule("edge-of-stability", detect_edge_of_stability),
     Rule(
         "underfitting",
         detect_underfitting,
