@@ -159,14 +159,14 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
     ),
     "lr-too-low": (
         Evidence(
-            learning_rate_init=0.01,
-            lr={**_STABLE, "ratio": 0.02},
+            learning_rate_init=0.04,
+            lr={**_STABLE, "ratio": 0.08},
             losses=_FALLING,
             curve_label="slow",
         ),
         Evidence(
-            learning_rate_init=0.03,
-            lr={**_STABLE, "ratio": 0.06},
+            learning_rate_init=0.06,
+            lr={**_STABLE, "ratio": 0.12},
             losses=_FALLING,
             curve_label="slow",
         ),

@@ -641,8 +641,9 @@ def detect_lr_too_high(ev: Evidence) -> Found | None:
     )
 
 
-#: A learning rate below this fraction of the stability bound, with a slow curve, is too low.
-LR_LOW_RATIO = 0.05
+#: A learning rate below this fraction of the stability bound, with a slow curve, is too low
+#: (a tenth: a tenfold raise then stays at or below the bound).
+LR_LOW_RATIO = 0.1
 #: Adam: a median update-to-weight ratio below this, with a slow curve, is too low a step.
 ADAM_UPDATE_RATIO_MIN = 1e-4
 
