@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from ..network import Network, Params, forward
 from ..runspec import Run, RunSpec, fit_target_encoding, make_spec, train
 from ..training import History
+from .curvature import LanczosStart
 from .evidence import (
     Evidence,
     chance_loss,
@@ -187,6 +188,8 @@ def _run(
     finite_data = bool(np.isfinite(X_tr).all() and np.isfinite(Y_tr).all())
     lr0 = float(est.learning_rate_init)
     ev_lr: dict[str, Any] = {}
+    # Each measurement starts Lanczos from the previous one's top eigenvector.
+    start = LanczosStart()
 
     def lr_at(weights: Params, learning_rate: float, subsample: int) -> dict[str, Any]:
         """The learning rate against the curvature bound at these weights."""
@@ -201,6 +204,7 @@ def _run(
             nesterov=nesterov,
             alpha=float(est.alpha),
             subsample=subsample,
+            warm_start=start,
         )
 
     # Adam has no curvature bound to check against, and lbfgs has no learning rate at all.
