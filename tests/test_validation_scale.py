@@ -108,3 +108,17 @@ def test_subsampled_validation_loss_is_close_to_the_full_one(
     # Measured error at losses above 0.1: at most 1.9% (monitored_run.validation_rows).
     np.testing.assert_allclose(sub.history.val_loss, full.history.val_loss, rtol=0.05)
     np.testing.assert_allclose(sub.history.val_score, full.history.val_score, atol=0.02)
+
+
+@pytest.mark.parametrize(("head", "n_out"), [("binary", 1), ("softmax", 4)])
+def test_training_set_predictions_for_the_evidence_are_made_in_chunks(
+    head: str, n_out: int, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    net = Network((3, 8, n_out), "relu", head)
+    params = init_params(net, rng)
+    X = rng.standard_normal((1_003, 3))
+    logits, _ = forward(net, params, X)
+    want = logits.argmax(axis=1) if n_out > 1 else (logits[:, 0] > 0).astype(int)
+    assert np.array_equal(monitored_run._predicted_classes(net, params, X), want)
+    monkeypatch.setattr(monitored_run, "VALIDATION_CHUNK", 100)
+    assert np.array_equal(monitored_run._predicted_classes(net, params, X), want)

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from ..network import Network, Params, forward
 from ..runspec import Run, RunSpec, fit_target_encoding, make_spec, train
-from ..training import History
+from ..training import VALIDATION_CHUNK, History
 from .curvature import LanczosStart
 from .evidence import (
     Evidence,
@@ -377,6 +377,19 @@ def _monitor_series(
     return out
 
 
+def _predicted_classes(net: Network, params: Params, X: NDArray) -> NDArray:
+    """Class indices the network predicts, in chunks of ``VALIDATION_CHUNK`` rows (one pass, as
+    before, up to that size), so that no activation of the whole training set is held."""
+    chunk = VALIDATION_CHUNK
+    out = np.empty(X.shape[0], dtype=np.intp)
+    with np.errstate(all="ignore"):
+        for start in range(0, X.shape[0], chunk):
+            logits, _ = forward(net, params, X[start : start + chunk])
+            stop = start + logits.shape[0]
+            out[start:stop] = logits.argmax(axis=1) if logits.shape[1] > 1 else logits[:, 0] > 0
+    return out
+
+
 #: A hidden layer this narrow (or narrower) is checked for capacity against a wider reference.
 _NARROW = 3
 #: The width of the reference network of the capacity check.
@@ -403,9 +416,7 @@ def fit_evidence(
         classes, counts = np.unique(labels, return_counts=True)
         out["class_share"] = {str(c): float(n / labels.size) for c, n in zip(classes, counts)}
         if params is not None and np.isfinite(X_tr).all():
-            with np.errstate(all="ignore"):
-                logits, _ = forward(net, params, X_tr)
-            pred = logits.argmax(axis=1) if logits.shape[1] > 1 else (logits[:, 0] > 0).astype(int)
+            pred = _predicted_classes(net, params, X_tr)
             if Y_tr.shape[1] == 1 or np.allclose(Y_tr.sum(axis=1), 1.0):
                 out["class_recall"] = {
                     str(c): float(np.mean(pred[labels == c] == c)) for c in classes
