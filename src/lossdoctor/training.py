@@ -122,6 +122,11 @@ def score_from_logits(head: str, logits: NDArray, Y: NDArray) -> float:
         return float(np.mean(logits.argmax(axis=1) == Y.argmax(axis=1)))
     resid = ((Y - logits) ** 2).sum(axis=0)
     total = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
+    return _r2(resid, total)
+
+
+def _r2(resid: NDArray, total: NDArray) -> float:
+    """R^2 averaged over outputs, from each output's squared residuals and total squares."""
     scores = [
         1.0 - r / t if t > 0 else (1.0 if r == 0 else 0.0)
         for r, t in zip(resid.tolist(), total.tolist())
@@ -496,15 +501,46 @@ def _non_finite(epoch: int) -> _Stop:
     )
 
 
+#: Validation sets of up to this many rows are scored in one forward pass; larger ones in chunks
+#: of this many rows, so that no temporary of the network's width has more rows than this.
+VALIDATION_CHUNK = 16_384
+
+
 def _validate(
     net: Network, params: Params, validation: tuple[NDArray, NDArray] | None
 ) -> tuple[float, float]:
-    """Validation loss and score (NaN and NaN without validation data)."""
+    """Validation loss and score (NaN and NaN without validation data).
+
+    Above :data:`VALIDATION_CHUNK` rows the set is scored chunk by chunk: the loss is the
+    row-weighted mean of the chunks' losses and the score is summed from the chunks' counts (or,
+    for R^2, squared residuals), equal to one pass's up to rounding (accuracy exactly).
+    """
     if validation is None:
         return math.nan, math.nan
-    logits, _ = forward(net, params, validation[0])
-    value, _ = get_head(net.head).loss(logits, validation[1])
-    return value, score_from_logits(net.head, logits, validation[1])
+    X_val, Y_val = validation
+    n = X_val.shape[0]
+    head = get_head(net.head)
+    if n <= VALIDATION_CHUNK:
+        logits, _ = forward(net, params, X_val)
+        value, _ = head.loss(logits, Y_val)
+        return value, score_from_logits(net.head, logits, Y_val)
+    loss = 0.0
+    right = 0
+    resid = np.zeros(Y_val.shape[1])
+    for start in range(0, n, VALIDATION_CHUNK):
+        Xc, Yc = X_val[start : start + VALIDATION_CHUNK], Y_val[start : start + VALIDATION_CHUNK]
+        logits, _ = forward(net, params, Xc)
+        value, _ = head.loss(logits, Yc)
+        loss += value * (Xc.shape[0] / n)  # weight before adding: no overflow of the sum
+        if net.head == "binary":
+            right += int(np.count_nonzero(np.all((logits > 0) == (Yc > 0.5), axis=1)))
+        elif net.head == "softmax":
+            right += int(np.count_nonzero(logits.argmax(axis=1) == Yc.argmax(axis=1)))
+        else:
+            resid += ((Yc - logits) ** 2).sum(axis=0)
+    if net.head in ("binary", "softmax"):
+        return loss, right / n
+    return loss, _r2(resid, ((Y_val - Y_val.mean(axis=0)) ** 2).sum(axis=0))
 
 
 def _record_epoch(

@@ -286,12 +286,15 @@ def lr_evidence(
     alpha: float = 0.0,
     subsample: int | None = 512,
     rng: np.random.Generator | None = None,
+    warm_start: Any = None,
 ) -> dict[str, Any]:
     """The learning rate against the stability bound at ``params``.
 
     Gradient descent on a quadratic with top Hessian eigenvalue ``L`` is stable for a step size
     below ``2 / L`` (with momentum ``mu``: ``2 (1 + mu) / L``); the sharpness is measured by
-    Lanczos iterations on Hessian-vector products through the training loss.
+    Lanczos iterations on Hessian-vector products through the training loss, started from the
+    top eigenvector of the previous measurement when ``warm_start`` (a
+    :class:`~.curvature.LanczosStart`) holds one.
 
     Returns
     -------
@@ -303,7 +306,10 @@ def lr_evidence(
     from .curvature import lr_verdict, sharpness_or_nan
 
     # A relative accuracy of 1e-3 is plenty to compare with a bound, and much cheaper.
-    L = sharpness_or_nan(net, params, X, Y, alpha=alpha, subsample=subsample, rng=rng, tol=1e-3)
+    L = sharpness_or_nan(
+        net, params, X, Y, alpha=alpha, subsample=subsample, rng=rng, tol=1e-3,
+        warm_start=warm_start,
+    )  # fmt: skip
     if not math.isfinite(L):
         return {}
     verdict = lr_verdict(

@@ -18,7 +18,8 @@ from numpy.typing import NDArray
 
 from ..network import Network, Params, forward
 from ..runspec import Run, RunSpec, fit_target_encoding, make_spec, train
-from ..training import History
+from ..training import VALIDATION_CHUNK, History
+from .curvature import LanczosStart
 from .evidence import (
     Evidence,
     chance_loss,
@@ -43,6 +44,34 @@ _DIAGNOSE_DEFAULTS: dict[str, Any] = {"n_iter_no_change": None}
 
 # Samples in the subset on which the sharpness is measured (Lanczos on Hessian-vector products).
 _SHARPNESS_SUBSAMPLE = 256
+
+#: Validation sets of more rows than this are scored every epoch on a fixed subsample.
+VALIDATION_SUBSAMPLE_ABOVE = 20_000
+#: The size of that subsample (one chunk of :data:`lossdoctor.training.VALIDATION_CHUNK`).
+VALIDATION_SUBSAMPLE = 16_384
+
+
+def validation_rows(n_val: int, seed: int) -> slice | NDArray:
+    """The validation rows scored every epoch: all of them, or a fixed subsample of large sets.
+
+    Up to :data:`VALIDATION_SUBSAMPLE_ABOVE` rows, every row (``slice(None)``: the run is the
+    same as without this rule, bit for bit). Above it, :data:`VALIDATION_SUBSAMPLE` sorted rows
+    drawn once, without replacement, from a generator seeded by the run's seed (its own stream,
+    so that the weights and batches stay the estimator's draws), the same rows every epoch and in
+    every round of ``--fix``, so that rounds are compared on the same samples.
+
+    Accuracy, measured on 200,000 x 50 (a 40,000-row holdout; ``benchmarks/bench_validation.py``:
+    20 draws at the initial weights and after epochs 1, 2 and 5 of SGD and of Adam): the
+    subsampled loss is within 1.9% of the full one while the loss is above 0.1 (mean 0.5%),
+    within 8.7% at Adam's low loss of 0.054 (mean 2.7%; the per-sample loss is then heavy
+    tailed); 95% of all draws within 3.7%. The accuracy is within 0.008 (0.003 after the first
+    epoch), and the change of the loss from one measured epoch to the next had the full set's
+    sign in 120 of 120 cases: the errors of a fixed subsample move together from epoch to epoch.
+    """
+    if n_val <= VALIDATION_SUBSAMPLE_ABOVE:
+        return slice(None)
+    rng = np.random.default_rng(seed + 3)
+    return np.sort(rng.choice(n_val, size=VALIDATION_SUBSAMPLE, replace=False))
 
 
 #: Options of a diagnosed run that are not estimator parameters: the user's output activation and
@@ -144,7 +173,9 @@ def _run(
     Y_tr = np.ascontiguousarray(Y_tr, dtype=dtype)
     validation = None
     if X_val is not None and Y_val is not None:
-        validation = (np.ascontiguousarray(X_val, dtype=dtype), Y_val.astype(dtype))
+        scored = validation_rows(X_val.shape[0], int(seed))
+        validation = (np.ascontiguousarray(X_val[scored], dtype=dtype), Y_val[scored].astype(dtype))
+        X_val = None  # the subsample is all training needs; Y_val (small) stays for the evidence
 
     # The same sequence of draws as the estimator's fit: weights first, then shuffling.
     rng = est.rng()
@@ -158,6 +189,8 @@ def _run(
     finite_data = bool(np.isfinite(X_tr).all() and np.isfinite(Y_tr).all())
     lr0 = float(est.learning_rate_init)
     ev_lr: dict[str, Any] = {}
+    # Each measurement starts Lanczos from the previous one's top eigenvector.
+    start = LanczosStart()
 
     def lr_at(weights: Params, learning_rate: float, subsample: int) -> dict[str, Any]:
         """The learning rate against the curvature bound at these weights."""
@@ -172,6 +205,7 @@ def _run(
             nesterov=nesterov,
             alpha=float(est.alpha),
             subsample=subsample,
+            warm_start=start,
         )
 
     # Adam has no curvature bound to check against, and lbfgs has no learning rate at all.
@@ -253,6 +287,8 @@ def _run(
         n_validation=0 if validation is None else int(validation[0].shape[0]),
     )
     findings, summary = evaluate(ev)
+    n_val = 0 if Y_val is None else int(Y_val.shape[0])
+    n_scored = n_val if validation is None else int(validation[0].shape[0])
     monitor_out = _monitor_series(monitor, ev_lr, lr_track, history)
     setup = _setup_dict(
         est,
@@ -261,7 +297,8 @@ def _run(
             "n_samples": int(X.shape[0]),
             "n_features": int(X.shape[1]),
             "n_train": n_train,
-            "n_validation": 0 if validation is None else int(validation[0].shape[0]),
+            "n_validation": n_val,
+            **({"n_validation_scored": n_scored} if n_scored < n_val else {}),
             "layer_sizes": list(net.layer_sizes),
             "head": net.head,
             "output_activation": out_name,
@@ -345,6 +382,19 @@ def _monitor_series(
     return out
 
 
+def _predicted_classes(net: Network, params: Params, X: NDArray) -> NDArray:
+    """Class indices the network predicts, in chunks of ``VALIDATION_CHUNK`` rows (one pass, as
+    before, up to that size), so that no activation of the whole training set is held."""
+    chunk = VALIDATION_CHUNK
+    out = np.empty(X.shape[0], dtype=np.intp)
+    with np.errstate(all="ignore"):
+        for start in range(0, X.shape[0], chunk):
+            logits, _ = forward(net, params, X[start : start + chunk])
+            stop = start + logits.shape[0]
+            out[start:stop] = logits.argmax(axis=1) if logits.shape[1] > 1 else logits[:, 0] > 0
+    return out
+
+
 #: A hidden layer this narrow (or narrower) is checked for capacity against a wider reference.
 _NARROW = 3
 #: The width of the reference network of the capacity check.
@@ -371,9 +421,7 @@ def fit_evidence(
         classes, counts = np.unique(labels, return_counts=True)
         out["class_share"] = {str(c): float(n / labels.size) for c, n in zip(classes, counts)}
         if params is not None and np.isfinite(X_tr).all():
-            with np.errstate(all="ignore"):
-                logits, _ = forward(net, params, X_tr)
-            pred = logits.argmax(axis=1) if logits.shape[1] > 1 else (logits[:, 0] > 0).astype(int)
+            pred = _predicted_classes(net, params, X_tr)
             if Y_tr.shape[1] == 1 or np.allclose(Y_tr.sum(axis=1), 1.0):
                 out["class_recall"] = {
                     str(c): float(np.mean(pred[labels == c] == c)) for c in classes

@@ -39,7 +39,13 @@ True
 
 from .callback import SharpnessCallback
 from .hvp import hessian_operator, hvp, hvp_central, pack_params, unpack_params
-from .sharpness import sharpness, sharpness_of, sharpness_or_nan, stability_verdict
+from .sharpness import (
+    LanczosStart,
+    sharpness,
+    sharpness_of,
+    sharpness_or_nan,
+    stability_verdict,
+)
 from .stability import (
     EDGE_BAND,
     LRSuggestion,
@@ -52,6 +58,7 @@ from .stability import (
 __all__ = [
     "EDGE_BAND",
     "LRSuggestion",
+    "LanczosStart",
     "SharpnessCallback",
     "StabilityVerdict",
     "hessian_operator",

@@ -34,6 +34,9 @@ class SharpnessCallback(Callback):
     rng : numpy.random.Generator or int, optional
     k : int
         Eigenvalues per measurement; ``sharpness`` records the largest.
+    warm_start : bool
+        Start each Lanczos run from the previous measurement's top eigenvector (the sharpest
+        direction moves slowly), instead of a random vector.
 
     Attributes
     ----------
@@ -53,6 +56,7 @@ class SharpnessCallback(Callback):
         subsample: Subsample = "auto",
         rng: np.random.Generator | int | None = None,
         k: int = 1,
+        warm_start: bool = True,
     ) -> None:
         if every < 1:
             raise ValueError(f"every must be a positive integer, got {every!r}")
@@ -66,6 +70,7 @@ class SharpnessCallback(Callback):
         self._net: Network | None = None
         self._optimizer: Optimizer | None = None
         self._v0: F64 | None = None
+        self.warm_start = warm_start
 
     def _measure(self, epoch: int, params: Params, lr: float) -> None:
         assert self._net is not None and self._optimizer is not None
@@ -74,7 +79,8 @@ class SharpnessCallback(Callback):
         vals, vecs = _extreme_eigs(
             op, min(self.k, op.shape[0]), "LA", self.rng, DEFAULT_TOL, self._v0
         )
-        self._v0 = vecs[:, 0]
+        if self.warm_start:
+            self._v0 = vecs[:, 0]
 
         self.epochs.append(epoch)
         self.sharpness.append(float(vals[0]))
