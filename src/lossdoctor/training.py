@@ -377,12 +377,20 @@ def _full_batch(net: Network, params: Params, X: Any, batch_size: int | None) ->
     sets = (pack_params(net, dtype, params, keys), pack_params(net, dtype, None, keys))
     grads = pack_params(net, dtype)
     X1 = None
-    # [X, 1] @ [[W1], [b1]] sums the bias last, as X @ W1 + b1 does (identical results with
-    # OpenBLAS's kernels), and saves a pass over layer 1's output; the copy of X is kept small.
+    # [X, 1] @ [[W1], [b1]] saves a pass over layer 1's output. A BLAS kernel that sums the
+    # products in order adds the bias last, as X @ W1 + b1 does, with identical results (OpenBLAS's
+    # gemm kernels do; its gemv for one output does not): so the copy of X is kept only if the
+    # first step's product is identical, bit for bit. It is kept small.
     if X.dtype == dtype and n * (X.shape[1] + 1) <= FUSED_BIAS_MAX_ENTRIES:
         X1 = np.empty((n, X.shape[1] + 1), dtype)
         X1[:, :-1] = X
         X1[:, -1] = 1
+        with np.errstate(all="ignore"):
+            separate = X @ params["W1"]
+            separate += params["b1"]
+            fused = X1 @ sets[0].blocks[0]
+        if not np.array_equal(separate.view(np.uint8), fused.view(np.uint8)):
+            X1 = None
     layers = range(1, L + 1)
     return _FullBatch(
         sets,
