@@ -223,3 +223,50 @@ def test_a_step_that_overflows_the_weights_is_caught(dtype: type) -> None:
         assert result.history.stop_reason == "non-finite"
         assert len(result.history) == 0
         _assert_same(result.params, params)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    ("sizes", "activation", "head"),
+    [
+        ((5, 8, 6, 1), "tanh", "binary"),
+        ((5, 8, 6, 3), "relu", "softmax"),
+        ((5, 4, 9, 2), "sigmoid", "identity"),  # the second hidden layer is the wider
+        ((5, 8, 1), "tanh", "binary"),  # one hidden layer
+        ((5, 1), "identity", "identity"),  # no hidden layer
+    ],
+)
+@pytest.mark.parametrize("options", ["plain", "alpha", "sample_weight", "clip_norm"])
+def test_full_batch_plain_descent_matches_the_general_step(
+    dtype, sizes, activation, head, options
+) -> None:
+    # Full-batch plain descent has its own prepared step (packed parameters, layer 1's bias
+    # inside its product, shared scratch arrays); the general step is the reference.
+    rng = np.random.default_rng(3)
+    net = Network(sizes, activation, head)
+    params = init_params(net, rng, init=default_init(activation), dtype=dtype)
+    for k in range(1, len(sizes)):
+        params[f"b{k}"] = rng.normal(size=params[f"b{k}"].shape).astype(dtype)
+    X = rng.normal(size=(23, sizes[0])).astype(dtype)
+    if head == "softmax":
+        Y = np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], 23)]
+    elif head == "binary":
+        Y = (rng.random((23, 1)) < 0.5).astype(dtype)
+    else:
+        Y = rng.normal(size=(23, sizes[-1])).astype(dtype)
+    kwargs: dict = dict(epochs=5, n_iter_no_change=None)
+    if options == "alpha":
+        kwargs["alpha"] = 0.3
+    elif options == "sample_weight":
+        kwargs["sample_weight"] = rng.random(23) + 0.5
+    elif options == "clip_norm":
+        kwargs["clip_norm"] = 0.05  # clips every step
+    before = _copy(params)
+    fast = fit(net, params, X, Y, optimizer=sgd(0.1), **kwargs)
+    slow = fit(net, params, X, Y, optimizer=sgd(0.1)._replace(update_into=None), **kwargs)
+    _assert_same(fast.params, slow.params)
+    assert list(fast.params) == list(params)  # the caller's key order
+    assert all(fast.params[k].shape == params[k].shape for k in params)
+    assert fast.history.loss == pytest.approx(slow.history.loss, rel=1e-12, abs=0)
+    assert fast.history.grad_norm == pytest.approx(slow.history.grad_norm, rel=1e-12, abs=0)
+    _assert_same(params, before)

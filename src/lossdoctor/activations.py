@@ -111,7 +111,7 @@ def _tanh(z: Array, out: Array) -> Array:
 
 
 def _tanh_grad(a: Array, delta: Array, work: Array | None = None) -> Array:
-    d = np.multiply(a, a, out=work)
+    d = np.square(a, out=work)  # a * a, bit for bit, in a faster loop
     np.subtract(1, d, out=d)  # 1 - a**2
     delta *= d
     return delta

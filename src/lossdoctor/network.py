@@ -24,6 +24,7 @@ from .losses import get_head
 
 __all__ = [
     "Network",
+    "Packed",
     "Params",
     "Workspace",
     "backward",
@@ -31,6 +32,7 @@ __all__ = [
     "init_params",
     "make_workspace",
     "n_layers",
+    "pack_params",
     "predict_output",
 ]
 
@@ -247,12 +249,57 @@ def backward(
         if k > 1:  # no gradient with respect to the input X
             W_T = params[f"W{k}"].T
             out_k = None if ws is None else ws.deltas[k - 2]
-            if W_T.shape[0] == 1:  # one output: an outer product, cheaper as a broadcast
-                delta = np.multiply(delta, W_T, out=out_k)
+            if W_T.shape[0] == 1:  # one output: an outer product, cheaper as an einsum
+                # than as a broadcast product (0.6 of the time for 569 x 64) or a matmul; the
+                # same numbers (a zero may lose its sign)
+                delta = np.einsum("ik,kj->ij", delta, W_T, out=out_k)
             else:
                 delta = np.matmul(delta, W_T, out=out_k)
             act.grad_from_output(A_prev, delta, None if ws is None else ws.work[k - 2])
     return grads
+
+
+class Packed(NamedTuple):
+    """All parameters of a network in one flat array, layer by layer as (fan_in + 1, fan_out)
+    blocks: the weights, then the bias as the last row.
+
+    A product ``[A, 1] @ block`` is then ``A @ Wk + bk`` in one matrix product, and an update of
+    every parameter is one operation on ``flat``.
+
+    Attributes
+    ----------
+    flat : ndarray
+        Every parameter, block after block.
+    blocks : list of ndarray
+        ``blocks[k - 1]`` of shape (fan_in + 1, fan_out), a view of ``flat``.
+    params : dict of str to ndarray
+        The usual parameter dict, of views: ``Wk = blocks[k - 1][:-1]`` (C-contiguous) and
+        ``bk = blocks[k - 1][-1]``.
+    """
+
+    flat: NDArray
+    blocks: list[NDArray]
+    params: Params
+
+
+def pack_params(
+    net: Network, dtype: DTypeLike, params: Params | None = None, keys: list[str] | None = None
+) -> Packed:
+    """A new :class:`Packed` set of parameters, holding a copy of ``params`` if given.
+
+    ``keys`` orders the dict of views (by default ``W1, b1, W2, ...``).
+    """
+    shapes = [(a + 1, b) for a, b in zip(net.layer_sizes[:-1], net.layer_sizes[1:])]
+    flat = np.empty(sum(a * b for a, b in shapes), dtype)
+    blocks, views, start = [], {}, 0
+    for k, (rows, cols) in enumerate(shapes, 1):
+        block = flat[start : start + rows * cols].reshape(rows, cols)
+        start += rows * cols
+        blocks.append(block)
+        views[f"W{k}"], views[f"b{k}"] = block[:-1], block[-1]
+        if params is not None:
+            block[:-1], block[-1] = params[f"W{k}"], params[f"b{k}"]
+    return Packed(flat, blocks, views if keys is None else {k: views[k] for k in keys})
 
 
 def predict_output(net: Network, params: Params, X: NDArray) -> NDArray:

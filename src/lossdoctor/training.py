@@ -18,8 +18,19 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from .activations import get_activation
 from .losses import get_head
-from .network import Network, Params, Workspace, backward, forward, make_workspace, n_layers
+from .network import (
+    Network,
+    Packed,
+    Params,
+    Workspace,
+    backward,
+    forward,
+    make_workspace,
+    n_layers,
+    pack_params,
+)
 from .optimizers import Optimizer, apply_updates, clip_by_global_norm, global_norm
 from .schedules import value_at
 from .threads import blas_threads_for
@@ -329,6 +340,165 @@ def _step_arrays(
     return cache[n]
 
 
+#: Largest ``X`` (entries) of which full-batch plain descent keeps a copy with a column of ones.
+FUSED_BIAS_MAX_ENTRIES = 2**21
+
+
+class _FullBatch(NamedTuple):
+    """Full-batch plain descent, prepared once per run (:func:`_full_batch_loss_and_grad`).
+
+    The parameters live in two :class:`~lossdoctor.network.Packed` sets that the loop writes
+    into in turn, so that an update is one operation on a flat array; the gradients are packed
+    the same way.
+    """
+
+    sets: tuple[Packed, Packed]  # the loop's two parameter sets; their dicts are run.params
+    flats: tuple[Params, Params]  # each set's flat array, as the optimiser's one-entry dict
+    weights: tuple[list[NDArray], list[NDArray]]  # each set's Wk, in forward order
+    biases: tuple[list[NDArray], list[NDArray]]  # each set's bk
+    grads: Params  # the gradient arrays, in backprop order (as backward returns them)
+    flat_grads: Params  # all of them as one flat array, {"flat": ...}
+    grad_w: list[NDArray]  # gradient of Wk, in forward order
+    grad_b: list[NDArray]  # gradient of bk
+    X1: NDArray | None  # X with a last column of ones (layer 1's bias inside its product)
+    workspace: Workspace
+
+
+def _full_batch(net: Network, params: Params, X: Any, batch_size: int | None) -> _FullBatch | None:
+    """The prepared arrays for full-batch plain descent on a dense ``X``, else None."""
+    L = n_layers(net)
+    if not (
+        isinstance(X, np.ndarray)
+        and X.ndim == 2
+        and (batch_size is None or batch_size >= X.shape[0])
+        and set(params) == {f"{p}{k}" for p in "Wb" for k in range(1, L + 1)}
+    ):
+        return None
+    dtype = np.result_type(X.dtype, *(p.dtype for p in params.values()))
+    if any(p.dtype != dtype for p in params.values()):
+        return None
+    n = X.shape[0]
+    keys = list(params)  # the caller's order
+    sets = (pack_params(net, dtype, params, keys), pack_params(net, dtype, None, keys))
+    grads = pack_params(net, dtype)
+    X1 = None
+    # [X, 1] @ [[W1], [b1]] saves a pass over layer 1's output. A BLAS kernel that sums the
+    # products in order adds the bias last, as X @ W1 + b1 does, with identical results (OpenBLAS's
+    # gemm kernels do; its gemv for one output does not): so the copy of X is kept only if the
+    # first step's product is identical, bit for bit. It is kept small.
+    if X.dtype == dtype and n * (X.shape[1] + 1) <= FUSED_BIAS_MAX_ENTRIES:
+        X1 = np.empty((n, X.shape[1] + 1), dtype)
+        X1[:, :-1] = X
+        X1[:, -1] = 1
+        with np.errstate(all="ignore"):
+            separate = X @ params["W1"]
+            separate += params["b1"]
+            fused = X1 @ sets[0].blocks[0]
+        if not np.array_equal(separate.view(np.uint8), fused.view(np.uint8)):
+            X1 = None
+    layers = range(1, L + 1)
+    return _FullBatch(
+        sets,
+        ({"flat": sets[0].flat}, {"flat": sets[1].flat}),
+        ([sets[0].params[f"W{k}"] for k in layers], [sets[1].params[f"W{k}"] for k in layers]),
+        ([sets[0].params[f"b{k}"] for k in layers], [sets[1].params[f"b{k}"] for k in layers]),
+        {f"{p}{k}": grads.params[f"{p}{k}"] for k in reversed(layers) for p in "Wb"},
+        {"flat": grads.flat},
+        [grads.params[f"W{k}"] for k in layers],
+        [grads.params[f"b{k}"] for k in layers],
+        X1,
+        _shared_workspace(net, n, dtype),
+    )
+
+
+def _shared_workspace(net: Network, n: int, dtype: Any) -> Workspace:
+    """A :class:`Workspace` whose scratch arrays reuse the memory of arrays dead by then.
+
+    A hidden layer's scratch (``work``, for its activation derivative) is used only while its
+    delta is multiplied by that derivative. By then the delta of the layer below is not yet
+    written, and the output and delta of the layer above are no longer needed; so the scratch is
+    the first of those buffers that is large enough. Fewer distinct arrays keep more of a step in
+    the CPU's caches (about 2-3% less time per step on the classic network).
+    """
+    hidden = net.layer_sizes[1:-1]
+    outputs, deltas, above = [], [], []
+    for m in hidden:
+        both = np.empty(2 * n * m, dtype)  # the output, then the delta: one block
+        outputs.append(both[: n * m].reshape(n, m))
+        deltas.append(both[n * m :].reshape(n, m))
+        above.append(both)
+    work = []
+    for j, m in enumerate(hidden):
+        if j > 0 and hidden[j - 1] >= m:  # the delta below, written after this scratch
+            work.append(deltas[j - 1].reshape(-1)[: n * m].reshape(n, m))
+        elif j + 1 < len(hidden) and 2 * hidden[j + 1] >= m:  # output and delta above
+            work.append(above[j + 1][: n * m].reshape(n, m))
+        else:
+            work.append(np.empty((n, m), dtype))
+    outputs.append(np.empty((n, net.layer_sizes[-1]), dtype))
+    return Workspace(outputs, deltas, work, None, np.ones(n, dtype))
+
+
+def _full_batch_loss_and_grad(
+    net: Network,
+    fb: _FullBatch,
+    i: int,
+    X: NDArray,
+    Y: NDArray,
+    alpha: float,
+    sample_weight: NDArray | None,
+) -> float:
+    """:func:`loss_and_grad` of parameter set ``i`` on the full batch, into ``fb.grads``.
+
+    The same NumPy calls on the same arrays in the same order as ``loss_and_grad`` with a
+    workspace (forward, the head's loss, backward), so the same results, without the
+    per-call look-ups; only layer 1's bias is added inside its product when ``fb.X1`` exists.
+    """
+    act = get_activation(net.activation)
+    head = get_head(net.head)
+    Ws, bs = fb.weights[i], fb.biases[i]
+    ws = fb.workspace
+    L = len(Ws)
+    trace = [X]
+    A = X
+    for k in range(L):
+        Z = ws.outputs[k]
+        if k == 0 and fb.X1 is not None:
+            np.matmul(fb.X1, fb.sets[i].blocks[0], out=Z)
+        else:
+            np.matmul(A, Ws[k], out=Z)
+            Z += bs[k]
+        if k < L - 1:
+            A = act.forward(Z, Z)
+            trace.append(A)
+    if sample_weight is None:
+        value, delta = head.loss(Z, Y)
+        n: float = X.shape[0]
+    else:
+        value, delta = head.loss(Z, Y, sample_weight)
+        n = float(np.sum(sample_weight))
+    ones = ws.ones
+    assert ones is not None  # _shared_workspace makes it
+    if fb.X1 is not None:
+        trace[0] = fb.X1[:, :-1]  # the same numbers as X, already in the cache
+    for k in range(L - 1, -1, -1):
+        A_prev = trace[k]
+        np.matmul(A_prev.T, delta, out=fb.grad_w[k])
+        np.matmul(ones, delta, out=fb.grad_b[k])
+        if k > 0:
+            W_T = Ws[k].T
+            if W_T.shape[0] == 1:  # one output: an outer product (see network.backward)
+                delta = np.einsum("ik,kj->ij", delta, W_T, out=ws.deltas[k - 1])
+            else:
+                delta = np.matmul(delta, W_T, out=ws.deltas[k - 1])
+            act.grad_from_output(A_prev, delta, ws.work[k - 1])
+    if alpha:
+        value += l2_penalty(net, fb.sets[i].params, alpha, n)
+        for k in range(L):
+            fb.grad_w[k] += (alpha / n) * Ws[k]
+    return value
+
+
 def _finite_params(params: Params) -> bool:
     return all(np.isfinite(p).all() for p in params.values())
 
@@ -350,6 +520,7 @@ class _Task(NamedTuple):
     step_arrays: dict[int, _StepArrays]  # by batch size, filled on first use
     order: NDArray | None  # a RandomState's sample order, composed epoch after epoch
     sample_weight: NDArray | None
+    full_batch: _FullBatch | None = None  # plain descent on the full batch
 
 
 class _Run(NamedTuple):
@@ -409,7 +580,10 @@ def _start(
     # caller's arrays are copied first; callbacks and early stopping get copies of the loop's.
     in_place = optimizer.update_into is not None
     spare: Params = {}
-    if in_place:
+    full_batch = _full_batch(net, params, X, batch_size) if in_place else None
+    if full_batch is not None:
+        params, spare = full_batch.sets[0].params, full_batch.sets[1].params
+    elif in_place:
         params = {k: p.copy() for k, p in params.items()}
         spare = {k: np.empty_like(p) for k, p in params.items()}
     # Plain descent moves no entry by more than |lr| * ||g||, so while the largest initial entry
@@ -425,7 +599,7 @@ def _start(
     order = np.arange(X.shape[0]) if isinstance(rng, np.random.RandomState) else None
     task = _Task(
         net, X, Y, optimizer, alpha, clip_norm, batch_size, rng, in_place, finite_below, {},
-        order, sample_weight,
+        order, sample_weight, full_batch,
     )  # fmt: skip
     return task, _Run(params, state, spare, None, reach)
 
@@ -452,27 +626,40 @@ def _train_epoch(task: _Task, run: _Run) -> tuple[_Run, _EpochStats | None]:
     net, optimizer = task.net, task.optimizer
     params, state, spare, previous, reach = run
     total, norms, lr = 0.0, [], math.nan
-    sw = task.sample_weight
+    sw, fb = task.sample_weight, task.full_batch
     for idx in iter_batches(task.X.shape[0], task.batch_size, task.rng, task.order):
-        Xb, Yb, workspace = _batch(task, params, idx)
         # Overflow is detected below by checking finiteness, so NumPy's warnings about it would
         # only repeat the message the history gives.
-        with np.errstate(over="ignore", invalid="ignore"):
-            value, grads = loss_and_grad(
-                net, params, Xb, Yb, task.alpha, workspace=workspace,
-                sample_weight=None if sw is None else sw[idx],
-            )  # fmt: skip
+        if fb is None:
+            Xb, Yb, workspace = _batch(task, params, idx)
+            n_rows = Xb.shape[0]
+            with np.errstate(over="ignore", invalid="ignore"):
+                value, grads = loss_and_grad(
+                    net, params, Xb, Yb, task.alpha, workspace=workspace,
+                    sample_weight=None if sw is None else sw[idx],
+                )  # fmt: skip
+            step_from, step_into, step_grads = params, spare, grads
+        else:  # the optimiser updates each packed parameter set as one flat array
+            n_rows = task.X.shape[0]
+            i = 0 if params is fb.sets[0].params else 1
+            with np.errstate(over="ignore", invalid="ignore"):
+                value = _full_batch_loss_and_grad(net, fb, i, task.X, task.Y, task.alpha, sw)
+            grads, step_from, step_into = fb.grads, fb.flats[i], fb.flats[1 - i]
+            step_grads = fb.flat_grads
         norm = global_norm(grads)
         if not (math.isfinite(value) and math.isfinite(norm)):
             # These weights gave the non-finite loss: go back to the ones before.
             last_finite = params if previous is None else previous
             return _Run(last_finite, state, spare, previous, reach), None
         if task.clip_norm is not None:
-            grads, norm = clip_by_global_norm(grads, task.clip_norm)
+            clipped, norm = clip_by_global_norm(grads, task.clip_norm)
+            if clipped is not grads:  # new arrays: update the parameters one by one
+                step_from, step_into, step_grads = params, spare, clipped
+            grads = clipped
         lr = value_at(optimizer.learning_rate, getattr(state, "step", 0))
         with np.errstate(over="ignore", invalid="ignore"):
             if optimizer.update_into is not None:
-                state = optimizer.update_into(grads, state, params, spare)
+                state = optimizer.update_into(step_grads, state, step_from, step_into)
                 new_params = spare
             else:
                 updates, state = optimizer.update(grads, state, params)
@@ -486,7 +673,7 @@ def _train_epoch(task: _Task, run: _Run) -> tuple[_Run, _EpochStats | None]:
         # loss has been found finite.
         previous = params
         params = new_params
-        total += value * Xb.shape[0]
+        total += value * n_rows
         norms.append(norm)
     stats = _EpochStats(total, task.X.shape[0], norms, lr)
     return _Run(params, state, spare, previous, reach), stats
