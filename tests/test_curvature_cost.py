@@ -39,14 +39,7 @@ def test_default_tolerance_spends_few_products_and_is_accurate(classic, monkeypa
     net, params, X, Y = classic
     op = hessian_operator(net, params, X, Y)
     exact = eigsh(op, k=1, which="LA", tol=1e-12, v0=np.ones(op.shape[0]))[0][0]
-    calls = {"n": 0}
-    original = _ExactHessian.matvec
-
-    def counted(self, v):
-        calls["n"] += 1
-        return original(self, v)
-
-    monkeypatch.setattr(_ExactHessian, "matvec", counted)
+    calls = _counting(monkeypatch)
     L = sharpness_of(net, params, X, Y)[0]
     assert calls["n"] <= 12
     assert abs(L - exact) <= 1e-4 * abs(exact)
