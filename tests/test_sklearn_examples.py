@@ -93,3 +93,16 @@ def test_classifier_comparison_mlp_is_healthy(data: str) -> None:
     X = StandardScaler().fit_transform(X)
     d = diagnose(X, y, random_state=42, alpha=1, max_iter=1000)
     assert _serious(d) == [], d.summary
+
+
+def test_stalling_schedule_is_named_and_its_fix_proven() -> None:
+    # Inverse scaling divides the rate by the square root of the samples seen: on iris it is
+    # cut to about 1e-3 of the start. The doctor names the rate, sets a constant schedule, and
+    # the retrained run beats the stalled one on the validation data.
+    X, y = _data("iris")
+    d = diagnose(X, y, random_state=0, max_iter=400, fix=True, **_STALLING)
+    assert d.findings[0].code == "lr-too-low"
+    assert "schedule cut it" in d.findings[0].message
+    assert d.fix_params["learning_rate"] == "constant"
+    assert d.fixed is not None
+    assert d.fixed.history.val_score[-1] > d.history.val_score[-1] + 0.1

@@ -373,6 +373,8 @@ class Evidence:
     solver : str
         The estimators' ``solver``.
     learning_rate_init : float or None
+    final_learning_rate : float or None
+        The rate of the last epoch (after the schedule), from the history.
     chance_loss : float or None
         The loss of the best constant prediction (:func:`chance_loss`).
     data : dict
@@ -422,6 +424,7 @@ class Evidence:
     optimizer: str = "gd"
     solver: str = "gd"
     learning_rate_init: float | None = None
+    final_learning_rate: float | None = None
     chance_loss: float | None = None
     data: dict[str, Any] = field(default_factory=dict)
     init: dict[str, Any] = field(default_factory=dict)
@@ -507,6 +510,9 @@ def gather_evidence(
         losses=tuple(losses),
         val_losses=tuple(v for v in history.val_loss if math.isfinite(v)),
         val_scores=tuple(v for v in history.val_score if math.isfinite(v)),
+        final_learning_rate=next(
+            (float(v) for v in reversed(history.learning_rate) if math.isfinite(v)), None
+        ),
         n_validation=n_validation,
         hidden_widths=tuple(int(w) for w in hidden_widths),
         n_epochs=len(history.loss),

@@ -26,6 +26,7 @@ from .prepare import prepare_data as _prepare
 from .ranking import summarize_roots
 from .rules import (
     CONSTANT_COLUMNS,
+    CONSTANT_SCHEDULE,
     GRADIENT_ACTIVATION,
     PLANNED_LR,
     RULES,
@@ -84,6 +85,10 @@ def _resolve(values: Any, extra: dict[str, Any]) -> dict[str, Any]:
             value = list(extra["data"].get("constant_features", []))
         elif value is WIDER:
             value = tuple(extra["fit"]["capacity"]["reference_hidden_layer_sizes"])
+        elif value is CONSTANT_SCHEDULE:
+            if extra.get("schedule") != "invscaling":
+                continue
+            value = "constant"
         elif value is GRADIENT_ACTIVATION:
             value = gradient_activation(extra["net"].layer_sizes[1:-1])
         elif value is PLANNED_LR:

@@ -318,6 +318,7 @@ def _run(
         "params0": params0,
         "optimizer": (opt_name, momentum, nesterov),
         "alpha": float(est.alpha),
+        "schedule": est.learning_rate if isinstance(est.learning_rate, str) else "callable",
         "data": ev_data,
         "fit": ev_fit,
     }

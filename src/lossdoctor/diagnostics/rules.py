@@ -39,6 +39,7 @@ from .ranking import causal_graph, rank_by_graph, rank_order, summarize
 __all__ = [
     "CAUSES",
     "CONSTANT_COLUMNS",
+    "CONSTANT_SCHEDULE",
     "GRADIENT_ACTIVATION",
     "NO_LEARNING_RATE",
     "PLANNED_LR",
@@ -80,6 +81,9 @@ PLANNED_LR = Planned("learning_rate_init")
 CONSTANT_COLUMNS = Planned("constant_features")
 #: The hidden layers of the wider reference network of the capacity check.
 WIDER = Planned("hidden_layer_sizes")
+#: ``learning_rate="constant"`` where the run's schedule decays the rate by the number of samples
+#: seen (scikit-learn's ``invscaling``); left out otherwise.
+CONSTANT_SCHEDULE = Planned("learning_rate")
 #: The activation that keeps gradients alive in the network at hand (:func:`gradient_activation`).
 GRADIENT_ACTIVATION = Planned("activation")
 #: Hidden layers narrower than this die as ReLU layers: a deep network of a few ReLU units
@@ -660,6 +664,15 @@ def _median_update_ratio(ev: Evidence) -> float | None:
 LR_LOW_UNFITTED = 0.8
 
 
+def _decayed_ratio(ev: Evidence) -> float:
+    """The last epoch's rate over the stability bound when a schedule at least halved it, else
+    inf."""
+    final, start, lev = ev.final_learning_rate, ev.learning_rate_init, ev.lr
+    if not (final and start and lev and final < 0.5 * start and lev.get("threshold")):
+        return math.inf
+    return final / lev["threshold"]
+
+
 def _end_over_chance(ev: Evidence) -> float:
     """The last loss over the loss of guessing (0 when either is unknown)."""
     if not ev.losses or not ev.chance_loss or not math.isfinite(ev.losses[-1]):
@@ -695,6 +708,20 @@ def detect_lr_too_low(ev: Evidence) -> Found | None:
         evidence.update(threshold=_f(lev["threshold"]), ratio=_f(lev["ratio"]))
         why_small = (
             f"it is only x{lev['ratio']:.2g} the stability bound {lev['threshold']:.3g} at the "
+            f"initial weights"
+        )
+    elif slow and lev and _decayed_ratio(ev) < LR_LOW_RATIO:
+        # The rate started fine, but the schedule cut it far below the bound.
+        too_small = True
+        final = ev.final_learning_rate or 0.0
+        evidence.update(
+            threshold=_f(lev["threshold"]),
+            final_learning_rate=_f(final),
+            final_ratio=_f(final / lev["threshold"]),
+        )
+        why_small = (
+            f"the schedule cut it to {final:.3g} by the last epoch, "
+            f"x{final / lev['threshold']:.2g} the stability bound {lev['threshold']:.3g} at the "
             f"initial weights"
         )
     elif slow and ev.optimizer == "adam":
@@ -1334,7 +1361,10 @@ RULES: tuple[Rule, ...] = (
         "lr-too-low",
         detect_lr_too_low,
         causes=("plateau", "predictions-collapsed"),
-        fix=Fix(params={"learning_rate_init": PLANNED_LR}, flags={"--lr": PLANNED_LR}),
+        fix=Fix(
+            params={"learning_rate_init": PLANNED_LR, "learning_rate": CONSTANT_SCHEDULE},
+            flags={"--lr": PLANNED_LR},
+        ),
     ),
     # A symptom of the output, gradient, learning-rate and capacity rows above; a root only
     # when none of them is found.
