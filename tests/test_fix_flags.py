@@ -13,7 +13,12 @@ from lossdoctor.diagnostics.findings import train_command
 from lossdoctor.diagnostics.rules import RULES, Planned
 
 #: A planned value as the doctor fills it in: a learning rate, the wider network's widths.
-PLANNED = {"learning_rate_init": "0.1", "hidden_layer_sizes": "32 16", "activation": "tanh"}
+PLANNED = {
+    "learning_rate_init": "0.1",
+    "hidden_layer_sizes": "32 16",
+    "activation": "tanh",
+    "alpha": "0.001",
+}
 #: Fixes that only apply to one kind of task, and built-in data of that kind.
 DATA_FOR = {"--scale-target": "builtin:diabetes"}
 

@@ -127,6 +127,30 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
         ),
         Evidence(data={"n_features": 5, "n_constant_features": 0, "constant_features": []}),
     ),
+    "regularization-too-strong": (
+        Evidence(
+            fit={
+                "penalty": {
+                    "alpha": 10.0,
+                    "penalty": 0.4,
+                    "loss": 0.75,
+                    "data_loss": 0.35,
+                    "chance_loss": 0.69,
+                }
+            }
+        ),
+        Evidence(
+            fit={
+                "penalty": {
+                    "alpha": 1.0,
+                    "penalty": 0.3,
+                    "loss": 0.75,
+                    "data_loss": 0.45,
+                    "chance_loss": 0.69,
+                }
+            }
+        ),
+    ),
     "edge-of-stability": (
         Evidence(
             learning_rate_init=1.0,
@@ -292,6 +316,7 @@ def test_fixes_are_estimator_parameters_setup_options_data_steps_and_train_optio
         "learning_rate_init": ["0.1"],
         "hidden_layer_sizes": ["32", "16"],
         "activation": ["tanh"],
+        "alpha": ["0.001"],
     }
     for rule in RULES:
         assert set(rule.fix.params) <= set(known), rule.code

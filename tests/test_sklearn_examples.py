@@ -106,3 +106,27 @@ def test_stalling_schedule_is_named_and_its_fix_proven() -> None:
     assert d.fix_params["learning_rate"] == "constant"
     assert d.fixed is not None
     assert d.fixed.history.val_score[-1] > d.history.val_score[-1] + 0.1
+
+
+@pytest.mark.parametrize(("alpha", "strong"), [(0.1, False), (10.0, True)])
+def test_varying_regularization_example_names_too_strong_a_penalty(
+    alpha: float, strong: bool
+) -> None:
+    # examples/neural_networks/plot_mlp_alpha.py: lbfgs, hidden (10, 10), random_state=1; at
+    # alpha=10 the boundary on the circles is nearly flat.
+    X, y = datasets.make_circles(noise=0.2, factor=0.5, random_state=1)
+    X = StandardScaler().fit_transform(X)
+    d = diagnose(
+        X,
+        y,
+        random_state=1,
+        solver="lbfgs",
+        alpha=alpha,
+        max_iter=2000,
+        hidden_layer_sizes=(10, 10),
+    )
+    if strong:
+        assert _serious(d)[0] == "regularization-too-strong", d.summary
+        assert d.findings[0].flags["--alpha"] == "1"
+    else:
+        assert _serious(d) == [], d.summary

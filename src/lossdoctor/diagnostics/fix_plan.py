@@ -28,6 +28,7 @@ from .rules import (
     CONSTANT_COLUMNS,
     CONSTANT_SCHEDULE,
     GRADIENT_ACTIVATION,
+    LOWER_ALPHA,
     PLANNED_LR,
     RULES,
     WIDER,
@@ -85,6 +86,8 @@ def _resolve(values: Any, extra: dict[str, Any]) -> dict[str, Any]:
             value = list(extra["data"].get("constant_features", []))
         elif value is WIDER:
             value = tuple(extra["fit"]["capacity"]["reference_hidden_layer_sizes"])
+        elif value is LOWER_ALPHA:
+            value = float(extra["alpha"]) / 10
         elif value is CONSTANT_SCHEDULE:
             if extra.get("schedule") != "invscaling":
                 continue

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from ..network import Network, Params, forward
 from ..runspec import Run, RunSpec, fit_target_encoding, make_spec, train
-from ..training import VALIDATION_CHUNK, History
+from ..training import VALIDATION_CHUNK, History, l2_penalty
 from .curvature import LanczosStart
 from .evidence import (
     Evidence,
@@ -443,6 +443,17 @@ def fit_evidence(
     hidden = list(net.layer_sizes[1:-1])
     losses = [v for v in history.loss if np.isfinite(v)]
     chance = chance_loss(head, Y_tr)
+    if params is not None and est.alpha > 0 and losses and chance:
+        # The L2 term's part of the final objective (the history's loss includes it).
+        penalty = l2_penalty(net, params, float(est.alpha), float(X_tr.shape[0]))
+        if np.isfinite(penalty):
+            out["penalty"] = {
+                "alpha": float(est.alpha),
+                "penalty": float(penalty),
+                "loss": float(losses[-1]),
+                "data_loss": float(losses[-1] - penalty),
+                "chance_loss": float(chance),
+            }
     if (
         params is not None
         and hidden

@@ -41,6 +41,7 @@ __all__ = [
     "CONSTANT_COLUMNS",
     "CONSTANT_SCHEDULE",
     "GRADIENT_ACTIVATION",
+    "LOWER_ALPHA",
     "NO_LEARNING_RATE",
     "PLANNED_LR",
     "PRIORITY",
@@ -81,6 +82,8 @@ PLANNED_LR = Planned("learning_rate_init")
 CONSTANT_COLUMNS = Planned("constant_features")
 #: The hidden layers of the wider reference network of the capacity check.
 WIDER = Planned("hidden_layer_sizes")
+#: A tenth of the run's L2 penalty ``alpha``.
+LOWER_ALPHA = Planned("alpha")
 #: ``learning_rate="constant"`` where the run's schedule decays the rate by the number of samples
 #: seen (scikit-learn's ``invscaling``); left out otherwise.
 CONSTANT_SCHEDULE = Planned("learning_rate")
@@ -1116,6 +1119,48 @@ def detect_labels_scaled(ev: Evidence) -> Found | None:
     )
 
 
+#: Regularisation too strong: the L2 penalty at least this share of the final objective...
+PENALTY_SHARE_MAX = 0.5
+#: ... or it shrank a weight matrix to this share of its initial norm...
+PENALTY_SHRINK = 0.1
+#: ... while the data's own loss is still at least this share of the loss of guessing.
+PENALTY_UNFITTED = 0.5
+
+
+def detect_regularization_too_strong(ev: Evidence) -> Found | None:
+    """An L2 penalty that dominates the objective of a network that does not fit the data."""
+    p = ev.fit.get("penalty")
+    if not p or not p["loss"] > 0 or p["data_loss"] < PENALTY_UNFITTED * p["chance_loss"]:
+        return None
+    share = p["penalty"] / p["loss"]
+    shrink = _weight_shrink(ev)
+    if share < PENALTY_SHARE_MAX and shrink > PENALTY_SHRINK:
+        return None
+    how = (
+        f"it is {share:.0%} of the final loss ({p['penalty']:.4g} of {p['loss']:.4g})"
+        if share >= PENALTY_SHARE_MAX
+        else f"it shrank the weights to x{shrink:.2g} their initial norm"
+    )
+    return Found(
+        "warning",
+        f"The L2 penalty is too strong: with alpha={p['alpha']:g} {how}, and the data's own "
+        f"loss {p['data_loss']:.4g} is x{p['data_loss'] / p['chance_loss']:.2g} the loss of "
+        f"guessing ({p['chance_loss']:.4g}): the weights are held too small to fit the data.",
+        {**{k: _f(v) for k, v in p.items()}, "weight_shrink": _f(shrink)},
+        f"alpha={p['alpha'] / 10:g} (a tenth of {p['alpha']:g}).",
+    )
+
+
+def _weight_shrink(ev: Evidence) -> float:
+    """The smallest ratio of a weight matrix's last recorded norm to its first (1 if unknown)."""
+    ratios = []
+    for name, norms in (ev.monitor.get("weight_norm") or {}).items():
+        seen = [v for v in norms if math.isfinite(v)]
+        if name.startswith("W") and len(seen) >= 2 and seen[0] > 0:
+            ratios.append(seen[-1] / seen[0])
+    return min(ratios, default=1.0)
+
+
 #: Underfitting: the loss at least this many times a wider network's on the same data...
 CAPACITY_RATIO = 2.0
 #: ... and at least this share of the loss of guessing.
@@ -1276,7 +1321,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "init-scale",
         detect_init_scale,
-        # lr-too-low: tiny weights have a tiny curvature, so any learning rate looks small.
+        # lr-too-low: tiny weights have a tiny curvature, so any learning rate looks small;
+        # regularization-too-strong: huge weights make the L2 term dominate the loss.
         causes=(
             "saturated-activations",
             "dead-units",
@@ -1286,6 +1332,7 @@ RULES: tuple[Rule, ...] = (
             "plateau",
             "lr-too-low",
             "zero-gradients",
+            "regularization-too-strong",
         ),
         fix=Fix(
             params={"init": None, "init_scale": 1.0},
@@ -1313,6 +1360,12 @@ RULES: tuple[Rule, ...] = (
     ),
     # Never more than an info: a rate above the bound at the start of a run that settles.
     Rule("edge-of-stability", detect_edge_of_stability),
+    Rule(
+        "regularization-too-strong",
+        detect_regularization_too_strong,
+        causes=("underfitting", "dead-units", "plateau", "predictions-collapsed", "lr-too-low"),
+        fix=Fix(params={"alpha": LOWER_ALPHA}, flags={"--alpha": LOWER_ALPHA}),
+    ),
     Rule(
         "underfitting",
         detect_underfitting,
@@ -1420,6 +1473,11 @@ def flags_of(rule: Rule, ev: Evidence) -> dict[str, str | bool | None]:
             value = " ".join(str(w) for w in capacity["reference_hidden_layer_sizes"])
         elif value is GRADIENT_ACTIVATION:
             value = gradient_activation(ev.hidden_widths)
+        elif value is LOWER_ALPHA:
+            penalty = ev.fit.get("penalty")
+            if not penalty:
+                continue
+            value = f"{penalty['alpha'] / 10:g}"
         elif isinstance(value, Planned):
             continue
         out[flag] = value
