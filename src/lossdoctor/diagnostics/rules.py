@@ -1162,7 +1162,7 @@ def _weight_shrink(ev: Evidence) -> float:
 
 
 #: Underfitting: the loss at least this many times a wider network's on the same data...
-CAPACITY_RATIO = 2.0
+CAPACITY_RATIO = 1.5
 #: ... and at least this share of the loss of guessing.
 CAPACITY_MIN_SHARE = 0.2
 
