@@ -1121,8 +1121,10 @@ def detect_labels_scaled(ev: Evidence) -> Found | None:
 
 #: Regularisation too strong: the L2 penalty at least this share of the final objective...
 PENALTY_SHARE_MAX = 0.5
-#: ... or it shrank a weight matrix to this share of its initial norm...
+#: ... or it shrank a weight matrix to this share of its initial norm (with alpha at least
+#: PENALTY_SHRINK_ALPHA)...
 PENALTY_SHRINK = 0.1
+PENALTY_SHRINK_ALPHA = 0.01
 #: ... while the data's own loss is still at least this share of the loss of guessing.
 PENALTY_UNFITTED = 0.5
 
@@ -1133,7 +1135,10 @@ def detect_regularization_too_strong(ev: Evidence) -> Found | None:
     if not p or not p["loss"] > 0 or p["data_loss"] < PENALTY_UNFITTED * p["chance_loss"]:
         return None
     share = p["penalty"] / p["loss"]
-    shrink = _weight_shrink(ev)
+    # Below PENALTY_SHRINK_ALPHA the penalty cannot hold weights down against the data; weights
+    # that shrink anyway belong to units the data no longer reaches (dead units, under Adam's
+    # normalised steps), which is another finding.
+    shrink = _weight_shrink(ev) if p["alpha"] >= PENALTY_SHRINK_ALPHA else 1.0
     if share < PENALTY_SHARE_MAX and shrink > PENALTY_SHRINK:
         return None
     how = (
