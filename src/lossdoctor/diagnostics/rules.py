@@ -486,6 +486,8 @@ class _TooHigh(NamedTuple):
     spike: float
     spiked: bool
     edge: bool
+    base: float  # the loss the spike is measured from (:func:`_initial_loss`)
+    overshot: bool  # the spike is the first epoch's rise over the loss at the initial weights
 
 
 def _initial_loss(ev: Evidence) -> float:
@@ -525,10 +527,11 @@ def _too_high(ev: Evidence) -> _TooHigh:
     # The first epoch's mean loss well above the loss at the initial weights: the first steps
     # overshot (a healthy first epoch ends below where it started).
     probe = _probe_initial_loss(ev)
+    overshot = False
     if probe is not None and losses and math.isfinite(losses[0]):
         first_rise = losses[0] / probe
         if first_rise >= FIRST_EPOCH_RISE and not spiked:
-            spike, spiked = first_rise, True
+            spike, spiked, overshot = first_rise, True, True
     # Above the bound at the initial weights, yet the loss fell smoothly and settled: the
     # sharpness fell to meet the step (the edge of stability), normal for gradient descent.
     edge = unstable_init and not (bad_curve or spiked or non_finite) and _settled(ev)
@@ -549,6 +552,8 @@ def _too_high(ev: Evidence) -> _TooHigh:
         spike,
         spiked,
         edge and ev.data_ok,
+        base,
+        overshot,
     )
 
 
@@ -620,22 +625,19 @@ def detect_lr_too_high(ev: Evidence) -> Found | None:
             )
     if s.bad_curve or s.non_finite:
         parts.append(f"the loss curve is {label}: {ev.curve_message}")
-    probe = _probe_initial_loss(ev)
-    base = _initial_loss(ev)
     losses = ev.losses
-    jumped = bool(losses) and base > 0 and max(losses) / base >= SPIKE_RATIO
-    if s.spiked and not jumped and probe is not None:
-        evidence.update(initial_loss=_f(probe), first_epoch_loss=_f(losses[0]))
+    if s.overshot:  # base is then the loss at the initial weights (below the first epoch's)
+        evidence.update(initial_loss=_f(s.base), first_epoch_loss=_f(losses[0]))
         parts.append(
-            f"the first epoch's mean loss {losses[0]:.4g} is x{losses[0] / probe:.3g} the loss "
-            f"at the initial weights ({probe:.4g}): the first steps overshot"
+            f"the first epoch's mean loss {losses[0]:.4g} is x{s.spike:.3g} the loss "
+            f"at the initial weights ({s.base:.4g}): the first steps overshot"
         )
     elif s.spiked:
         i = int(np.argmax(losses))
-        evidence.update(first_loss=_f(base), max_loss=_f(losses[i]), max_epoch=i + 1)
-        start = " at the initial weights" if base != losses[0] else ""
+        evidence.update(first_loss=_f(s.base), max_loss=_f(losses[i]), max_epoch=i + 1)
+        start = " at the initial weights" if s.base != losses[0] else ""
         parts.append(
-            f"the loss jumped from {base:.4g}{start} to {losses[i]:.4g} (x{s.spike:.3g}) at "
+            f"the loss jumped from {s.base:.4g}{start} to {losses[i]:.4g} (x{s.spike:.3g}) at "
             f"epoch {i + 1}"
         )
     value, why = _lr_fix_value(ev, high=True)
