@@ -347,6 +347,28 @@ def verdicts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     return out
 
 
+ENVIRONMENT = GOLDEN_DIR / "_environment.json"
+
+
+def _environment() -> dict[str, Any]:
+    """The versions and BLAS kernels the numbers come from (written beside the golden files)."""
+    import scipy
+    import sklearn
+    from threadpoolctl import threadpool_info
+
+    blas = sorted(
+        f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    )
+    return {
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "blas": blas,
+    }
+
+
 def _compare(name: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> str | None:
     """Capture ``name`` in this process; the first difference from its golden file, or None."""
     actual = _normalise(CAPTURES[name](_Context(capsys, tmp_path)))
@@ -355,13 +377,18 @@ def _compare(name: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> s
         GOLDEN_DIR.mkdir(exist_ok=True)
         text = json.dumps(actual, indent=2, sort_keys=True, allow_nan=False)
         path.write_text(text + "\n", encoding="utf-8")
+        ENVIRONMENT.write_text(json.dumps(_environment(), indent=2) + "\n", encoding="utf-8")
     if not path.exists():
         return f"{path} is missing; regenerate with LOSSDOCTOR_REGEN_GOLDEN=1"
     expected = json.loads(path.read_text(encoding="utf-8"))
     # A round trip through JSON, so that both sides have the same types (lists, not tuples).
     actual = json.loads(json.dumps(actual, allow_nan=False))
     diff = _first_difference(expected, actual)
-    return None if diff is None else f"{name} differs from {path.name}: {diff}"
+    if diff is None:
+        return None
+    then, now = json.loads(ENVIRONMENT.read_text(encoding="utf-8")), _environment()
+    versions = "" if then == now else f" (captured with {then}; this run has {now})"
+    return f"{name} differs from {path.name}: {diff}{versions}"
 
 
 @pytest.mark.parametrize("name", list(CAPTURES))
