@@ -107,3 +107,18 @@ def test_cli_diagnose_lbfgs(capsys: pytest.CaptureFixture[str]) -> None:
     assert "solver=lbfgs" in text
     assert "learning_rate_init" not in text
     assert "lr-too" not in text
+
+
+def test_lbfgs_absurd_penalty_fix_is_capped_and_proven() -> None:
+    # alpha 1e4 holds every weight at zero; a tenth of it (1e3) did too (iris accuracy 1/3 before
+    # and after), so the fix caps the proposed penalty at 1.
+    X, y = _scaled_iris()
+    d = lossdoctor.diagnose(
+        X, y, solver="lbfgs", hidden_layer_sizes=(16,), alpha=1e4, random_state=0, fix=True
+    )
+    assert d.findings[0].code == "regularization-too-strong"
+    assert d.findings[0].flags["--alpha"] == "1"
+    first = d.fix_rounds[0]
+    assert first["changes"]["alpha"] == 1.0
+    assert first["proven"], first["why"]
+    assert d.fixed is not None and d.fixed.history.loss[-1] < 0.5 * d.history.loss[-1]

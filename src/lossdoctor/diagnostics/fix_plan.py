@@ -34,6 +34,7 @@ from .rules import (
     WIDER,
     Planned,
     gradient_activation,
+    lower_alpha,
     lr_fix_text,
 )
 
@@ -87,7 +88,7 @@ def _resolve(values: Any, extra: dict[str, Any]) -> dict[str, Any]:
         elif value is WIDER:
             value = tuple(extra["fit"]["capacity"]["reference_hidden_layer_sizes"])
         elif value is LOWER_ALPHA:
-            value = float(extra["alpha"]) / 10
+            value = lower_alpha(extra["alpha"])
         elif value is CONSTANT_SCHEDULE:
             if extra.get("schedule") != "invscaling":
                 continue

@@ -37,6 +37,7 @@ from .lr_advice import advise_lr, nice_lr
 from .ranking import causal_graph, rank_by_graph, rank_order, summarize
 
 __all__ = [
+    "ALPHA_CAP",
     "CAUSES",
     "CONSTANT_COLUMNS",
     "CONSTANT_SCHEDULE",
@@ -54,6 +55,7 @@ __all__ = [
     "evaluate",
     "flags_of",
     "gradient_activation",
+    "lower_alpha",
     "lr_fix_text",
     "nice_lr",
     "rank",
@@ -82,8 +84,12 @@ PLANNED_LR = Planned("learning_rate_init")
 CONSTANT_COLUMNS = Planned("constant_features")
 #: The hidden layers of the wider reference network of the capacity check.
 WIDER = Planned("hidden_layer_sizes")
-#: A tenth of the run's L2 penalty ``alpha``.
+#: A tenth of the run's L2 penalty ``alpha``, at most :data:`ALPHA_CAP` (:func:`lower_alpha`).
 LOWER_ALPHA = Planned("alpha")
+#: The largest ``alpha`` the regularisation fix proposes: scikit-learn's "Classifier comparison"
+#: example trains its MLP at 1, and a tenth of an absurd penalty (1e4 on the iris: 1e3) still
+#: holds every weight at zero.
+ALPHA_CAP = 1.0
 #: ``learning_rate="constant"`` where the run's schedule decays the rate by the number of samples
 #: seen (scikit-learn's ``invscaling``); left out otherwise.
 CONSTANT_SCHEDULE = Planned("learning_rate")
@@ -93,6 +99,11 @@ GRADIENT_ACTIVATION = Planned("activation")
 #: per layer collapses to a constant for a sizeable share of initialisations (Lu et al.,
 #: "Dying ReLU and initialization", 2019; the deep-sigmoid real case at width 5: 1 seed in 3).
 NARROW_RELU_WIDTH = 16
+
+
+def lower_alpha(alpha: float) -> float:
+    """The L2 penalty the regularisation fix proposes: a tenth of ``alpha``, at most 1."""
+    return min(float(alpha) / 10, ALPHA_CAP)
 
 
 def gradient_activation(hidden_widths: tuple[int, ...] | list[int]) -> str:
@@ -1154,7 +1165,7 @@ def detect_regularization_too_strong(ev: Evidence) -> Found | None:
         f"loss {p['data_loss']:.4g} is x{p['data_loss'] / p['chance_loss']:.2g} the loss of "
         f"guessing ({p['chance_loss']:.4g}): the weights are held too small to fit the data.",
         {**{k: _f(v) for k, v in p.items()}, "weight_shrink": _f(shrink)},
-        f"alpha={p['alpha'] / 10:g} (a tenth of {p['alpha']:g}).",
+        f"alpha={lower_alpha(p['alpha']):g} (a tenth of {p['alpha']:g}, at most {ALPHA_CAP:g}).",
     )
 
 
@@ -1484,7 +1495,7 @@ def flags_of(rule: Rule, ev: Evidence) -> dict[str, str | bool | None]:
             penalty = ev.fit.get("penalty")
             if not penalty:
                 continue
-            value = f"{penalty['alpha'] / 10:g}"
+            value = f"{lower_alpha(penalty['alpha']):g}"
         elif isinstance(value, Planned):
             continue
         out[flag] = value
