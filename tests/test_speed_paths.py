@@ -267,8 +267,9 @@ def test_a_step_that_overflows_the_weights_is_caught(dtype: type) -> None:
 def test_full_batch_plain_descent_matches_the_general_step(
     dtype, sizes, activation, head, options
 ) -> None:
-    # Full-batch plain descent has its own prepared step (packed parameters, layer 1's bias
-    # inside its product, shared scratch arrays); the general step is the reference.
+    # Full-batch plain descent has its own prepared step (packed parameters, samples as columns,
+    # every bias inside its layer's products, shared scratch arrays); the general step is the
+    # reference, equal to rounding.
     rng = np.random.default_rng(3)
     net = Network(sizes, activation, head)
     params = init_params(net, rng, init=default_init(activation), dtype=dtype)
