@@ -319,7 +319,6 @@ def _full_batch_problem(dtype, sizes, activation, head, n=23):
 
 ARCHITECTURES = [
     ((5, 8, 6, 1), "tanh", "binary"),
-    ((5, 8, 6, 3), "tanh", "binary"),  # three independent binary outputs
     ((5, 8, 6, 3), "relu", "softmax"),
     ((5, 4, 9, 2), "sigmoid", "identity"),  # the second hidden layer is the wider
     ((5, 3, 7, 16, 1), "leaky_relu", "binary"),  # each layer wider than the one before
