@@ -27,7 +27,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
-__all__ = ["SMALL_WORK", "blas_threads", "blas_threads_for", "describe_policy", "largest_product"]
+__all__ = [
+    "PARALLEL_MIN_ROWS",
+    "SMALL_WORK",
+    "available_cpus",
+    "blas_threads",
+    "blas_threads_for",
+    "describe_policy",
+    "largest_product",
+    "parallel_step",
+]
 
 #: Largest product, in multiply-adds, that runs on one BLAS thread (2**26, about 6.7e7).
 SMALL_WORK = 2**26
@@ -46,6 +55,37 @@ def blas_threads(work: int) -> int | None:
     if setting.isdigit() and int(setting) > 0:
         return int(setting)
     return 1 if work < SMALL_WORK else None
+
+
+#: Fewest rows on which a full-batch step is split in two halves run on two threads.
+PARALLEL_MIN_ROWS = 256
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def parallel_step(layer_sizes: Sequence[int], n_rows: int) -> bool:
+    """Whether a full-batch step on ``n_rows`` rows runs its two halves on two threads.
+
+    Only where BLAS runs on one thread (the largest product below :data:`SMALL_WORK`), on at
+    least :data:`PARALLEL_MIN_ROWS` rows, with two CPUs available, and when the user has not
+    limited threads: ``LOSSDOCTOR_BLAS_THREADS`` is ``auto`` or ``default`` and the BLAS
+    libraries currently allow at least two threads (so under ``threadpool_limits(1)`` the step
+    is the single-thread one). Call it before a fit limits BLAS to one thread.
+    """
+    setting = os.environ.get("LOSSDOCTOR_BLAS_THREADS", "auto").strip().lower()
+    if setting not in ("auto", "default"):
+        return False
+    if n_rows < PARALLEL_MIN_ROWS or largest_product(layer_sizes, n_rows) >= SMALL_WORK:
+        return False
+    if available_cpus() < 2:
+        return False
+    libs = _controller().select(user_api="blas").lib_controllers
+    return bool(libs) and min(lib.num_threads for lib in libs) >= 2
 
 
 @contextmanager
