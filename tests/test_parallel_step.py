@@ -182,7 +182,7 @@ def two_cpus(monkeypatch):
 def test_the_decision_parallel_on_the_classic_problem_with_two_blas_threads(two_cpus) -> None:
     with threadpool_limits(2, user_api="blas"):
         assert threads.parallel_step(CLASSIC, 569)
-        assert threads.parallel_step(CLASSIC, threads.PARALLEL_MIN_ROWS)
+        assert threads.parallel_step(CLASSIC, 347)  # PARALLEL_MIN_WORK
 
 
 def test_the_decision_honours_a_limit_of_one_thread(two_cpus) -> None:
@@ -210,9 +210,12 @@ def test_the_decision_on_one_cpu(monkeypatch) -> None:
         assert not threads.parallel_step(CLASSIC, 569)
 
 
-def test_the_decision_on_few_rows_or_large_products(two_cpus) -> None:
+def test_the_decision_on_little_work_few_rows_or_large_products(two_cpus) -> None:
     with threadpool_limits(2, user_api="blas"):
-        assert not threads.parallel_step(CLASSIC, threads.PARALLEL_MIN_ROWS - 1)
+        assert not threads.parallel_step(CLASSIC, 346)  # below PARALLEL_MIN_WORK
+        wide = (10, 256, 256, 1)  # much work per row: PARALLEL_MIN_ROWS decides
+        assert threads.parallel_step(wide, threads.PARALLEL_MIN_ROWS)
+        assert not threads.parallel_step(wide, threads.PARALLEL_MIN_ROWS - 1)
         big = -(-threads.SMALL_WORK // (128 * 64))  # the largest product reaches SMALL_WORK
         assert not threads.parallel_step(CLASSIC, big)
         assert threads.parallel_step(CLASSIC, big - 1)

@@ -12,6 +12,26 @@ how a product is split, so results may differ in the last bits, never beyond rou
 ``LOSSDOCTOR_BLAS_THREADS`` in the environment overrides the policy: ``auto`` (the default) or a
 positive number of threads for every product, or ``default`` to leave BLAS alone.
 
+Below :data:`SMALL_WORK` the second core is used another way: full-batch plain descent splits
+the samples into two fixed halves and computes the second on a worker thread of the fit
+(:func:`parallel_step` decides; ``lossdoctor.training._full_batch_loss_and_grad`` does it). The
+halves' gradients are summed in a fixed order, so the results do not depend on which thread
+computed which half; they agree with the one-thread step to rounding. Only when the user has not
+limited threads (``auto`` or ``default``, and BLAS allowing two threads when the fit starts: a
+``threadpool_limits(1)`` around a fit gives the one-thread step, bit for bit), with two CPUs
+available, and when a step has enough work. Measured on the 2-core VM (ms per step, medians of 9
+rounds, one BLAS thread; one thread / two halves on two threads): the classic network
+30-128-64-1 on 128 rows 0.46 / 0.57, 256 rows 0.79 / 0.77, 320 rows 1.01 / 0.88, 384 rows
+1.17 / 0.90, 569 rows 1.65 / 1.22, 2000 rows 6.4 / 3.6, 8000 rows 19.8 / 12.8; a narrow
+30-32-16-1 on 1000 rows 0.36 / 0.50, 2000 rows 0.82 / 0.67; a wide 10-256-256-1 on 64 rows
+0.90 / 1.11, 96 rows 1.48 / 1.40, 128 rows 2.09 / 1.68. The hand-over to the worker and the
+fixed Python cost of a half (tens of microseconds each) lose below about 3 to 4 million
+multiply-adds per forward pass, and below a hundred rows whatever the width; hence
+:data:`PARALLEL_MIN_WORK` and :data:`PARALLEL_MIN_ROWS`. On a busy machine (CPU burners on
+both cores) the worker rarely gets to start its half before the main thread has finished the
+first, and the main thread then computes it itself: the step costs what the one-thread step
+costs, where BLAS threads spin-waiting on each other cost several times more.
+
 Example
 -------
 >>> from lossdoctor.threads import blas_threads_for
@@ -29,6 +49,7 @@ from typing import Any
 
 __all__ = [
     "PARALLEL_MIN_ROWS",
+    "PARALLEL_MIN_WORK",
     "SMALL_WORK",
     "available_cpus",
     "blas_threads",
@@ -36,6 +57,7 @@ __all__ = [
     "describe_policy",
     "largest_product",
     "parallel_step",
+    "step_work",
 ]
 
 #: Largest product, in multiply-adds, that runs on one BLAS thread (2**26, about 6.7e7).
@@ -57,8 +79,17 @@ def blas_threads(work: int) -> int | None:
     return 1 if work < SMALL_WORK else None
 
 
-#: Fewest rows on which a full-batch step is split in two halves run on two threads.
-PARALLEL_MIN_ROWS = 256
+#: Fewest multiply-adds of a forward pass for a full-batch step to run in two halves on two
+#: threads (2**22, about 4.2e6; 347 rows of the classic 30-128-64-1 network).
+PARALLEL_MIN_WORK = 2**22
+
+#: Fewest rows for a full-batch step to run in two halves on two threads, whatever the work.
+PARALLEL_MIN_ROWS = 128
+
+
+def step_work(layer_sizes: Sequence[int], n_rows: int) -> int:
+    """Multiply-adds of a forward pass on ``n_rows`` rows (the sum over the layers' products)."""
+    return n_rows * sum(a * b for a, b in itertools.pairwise(layer_sizes))
 
 
 def available_cpus() -> int:
@@ -72,15 +103,18 @@ def parallel_step(layer_sizes: Sequence[int], n_rows: int) -> bool:
     """Whether a full-batch step on ``n_rows`` rows runs its two halves on two threads.
 
     Only where BLAS runs on one thread (the largest product below :data:`SMALL_WORK`), on at
-    least :data:`PARALLEL_MIN_ROWS` rows, with two CPUs available, and when the user has not
-    limited threads: ``LOSSDOCTOR_BLAS_THREADS`` is ``auto`` or ``default`` and the BLAS
-    libraries currently allow at least two threads (so under ``threadpool_limits(1)`` the step
-    is the single-thread one). Call it before a fit limits BLAS to one thread.
+    least :data:`PARALLEL_MIN_ROWS` rows and :data:`PARALLEL_MIN_WORK` multiply-adds per
+    forward pass, with two CPUs available, and when the user has not limited threads:
+    ``LOSSDOCTOR_BLAS_THREADS`` is ``auto`` or ``default`` and the BLAS libraries currently
+    allow at least two threads (so under ``threadpool_limits(1)`` the step is the single-thread
+    one). Call it before a fit limits BLAS to one thread.
     """
     setting = os.environ.get("LOSSDOCTOR_BLAS_THREADS", "auto").strip().lower()
     if setting not in ("auto", "default"):
         return False
-    if n_rows < PARALLEL_MIN_ROWS or largest_product(layer_sizes, n_rows) >= SMALL_WORK:
+    if n_rows < PARALLEL_MIN_ROWS or step_work(layer_sizes, n_rows) < PARALLEL_MIN_WORK:
+        return False
+    if largest_product(layer_sizes, n_rows) >= SMALL_WORK:
         return False
     if available_cpus() < 2:
         return False
