@@ -29,21 +29,26 @@ HEADS = [
     ((6, 16, 8, 3), "relu", "softmax"),
     ((6, 9, 12, 2), "sigmoid", "identity"),
 ]
+OTHER_DEPTHS = [
+    ((6, 3, 7, 16, 1), "leaky_relu", "binary"),  # each layer wider than the one before
+    ((6, 8, 1), "tanh", "binary"),  # one hidden layer
+    ((6, 1), "identity", "identity"),  # no hidden layer
+]
 
 
-def _problem(sizes, activation, head, n=101, seed=5):
+def _problem(sizes, activation, head, n=101, seed=5, dtype=np.float64):
     rng = np.random.default_rng(seed)
     net = Network(sizes, activation, head)
-    params = init_params(net, rng, init=default_init(activation))
+    params = init_params(net, rng, init=default_init(activation), dtype=dtype)
     for k in range(1, len(sizes)):
-        params[f"b{k}"] = rng.normal(size=params[f"b{k}"].shape)
-    X = rng.normal(size=(n, sizes[0]))
+        params[f"b{k}"] = rng.normal(size=params[f"b{k}"].shape).astype(dtype)
+    X = rng.normal(size=(n, sizes[0])).astype(dtype)
     if head == "softmax":
-        Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)]
+        Y = np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], n)]
     elif head == "binary":
-        Y = (rng.random((n, 1)) < 0.5).astype(np.float64)
+        Y = (rng.random((n, 1)) < 0.5).astype(dtype)
     else:
-        Y = rng.normal(size=(n, sizes[-1]))
+        Y = rng.normal(size=(n, sizes[-1])).astype(dtype)
     return net, params, X, Y, rng.random(n) + 0.5
 
 
@@ -88,14 +93,16 @@ def test_the_parallel_step_equals_the_serial_chunked_step_bit_for_bit(
     np.testing.assert_array_equal(parallel.sets[0].flat, serial.sets[0].flat)
 
 
-@pytest.mark.parametrize(("sizes", "activation", "head"), HEADS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("sizes", "activation", "head"), HEADS + OTHER_DEPTHS)
 @pytest.mark.parametrize("alpha", [0.0, 0.3])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("n", [2, 3, 101])
 def test_the_chunked_step_equals_the_unchunked_step_to_rounding(
-    sizes, activation, head, alpha, weighted, n, pool
+    dtype, sizes, activation, head, alpha, weighted, n, pool
 ) -> None:
-    net, params, X, Y, w = _problem(sizes, activation, head, n=n)
+    rounding = 1e-13 if dtype == np.float64 else 1e-5
+    net, params, X, Y, w = _problem(sizes, activation, head, n=n, dtype=dtype)
     sw = w if weighted else None
     whole = _full_batch(net, params, X, None)
     chunked = _full_batch(net, params, X, None, 2)
@@ -107,10 +114,11 @@ def test_the_chunked_step_equals_the_unchunked_step_to_rounding(
         with np.errstate(over="ignore", invalid="ignore"):
             expected = _full_batch_loss_and_grad(net, whole, i, X, Y, alpha, sw)
             value = _full_batch_loss_and_grad(net, chunked, i, X, Y, alpha, sw, pool)
-        assert value == pytest.approx(expected, rel=1e-13, abs=0)
+        assert value == pytest.approx(expected, rel=rounding, abs=0)
         for k, g in whole.grads.items():
-            scale = np.max(np.abs(g))
-            np.testing.assert_allclose(chunked.grads[k], g, rtol=0, atol=1e-13 * scale, err_msg=k)
+            assert chunked.grads[k].dtype == dtype
+            atol = rounding * np.max(np.abs(g))
+            np.testing.assert_allclose(chunked.grads[k], g, rtol=0, atol=atol, err_msg=k)
 
 
 def _force_parallel(monkeypatch) -> None:
