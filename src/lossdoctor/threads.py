@@ -166,5 +166,5 @@ def describe_policy() -> str:
         f"LOSSDOCTOR_BLAS_THREADS={setting}: one thread for products below {SMALL_WORK:.3g} "
         f"multiply-adds, else the default ({libs or 'no BLAS found'}); full-batch steps of "
         f"{PARALLEL_MIN_WORK:.3g} multiply-adds or more (and {PARALLEL_MIN_ROWS} rows) in two "
-        f"halves on two threads when BLAS allows two threads and {available_cpus()} CPUs >= 2"
+        f"halves on two threads when BLAS allows two threads ({available_cpus()} CPUs available)"
     )
