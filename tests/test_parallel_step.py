@@ -250,3 +250,22 @@ def test_fit_under_a_limit_of_one_thread_never_splits(monkeypatch) -> None:
     net, params, X, Y, _ = _problem(CLASSIC, "tanh", "binary", n=569)
     fit(net, params, X, Y, optimizer=sgd(0.1), epochs=2)
     assert seen == [(1, None), (1, None)]
+
+
+def test_the_main_thread_computes_the_second_chunk_when_the_worker_is_busy(monkeypatch) -> None:
+    # The worker is held by another task: each step cancels its request and computes the second
+    # chunk itself, with the same result.
+    net, params, X, Y, w = _problem((6, 16, 8, 1), "tanh", "binary")
+    serial = _full_batch(net, params, X, None, 2)
+    busy = _full_batch(net, params, X, None, 2)
+    release = threading.Event()
+    with ThreadPoolExecutor(1) as executor:
+        blocker = executor.submit(release.wait)
+        try:
+            got = _steps(net, busy, X, Y, 0.1, w, executor, 20)
+        finally:
+            release.set()
+        blocker.result()
+    expected = _steps(net, serial, X, Y, 0.1, w, None, 20)
+    assert got[0] == expected[0]
+    np.testing.assert_array_equal(busy.sets[0].flat, serial.sets[0].flat)
