@@ -4,6 +4,7 @@ Run by hand (the tests never run it)::
 
     python benchmarks/bench_training.py            # everything: 4-5 minutes on the 2-core VM
     python benchmarks/bench_training.py --quick    # fewer repeats, smoke test
+    python benchmarks/bench_training.py --isolate  # each run in its own process
 
 Every implementation trains the same network from the same initial weights on the same batches in
 the same order (no shuffling, plain gradient descent, no momentum, no L2), so that they do the same
@@ -24,11 +25,15 @@ tracemalloc.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import itertools
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
 import warnings
@@ -230,6 +235,53 @@ def measure(
     return times, finals
 
 
+def measure_isolated(
+    wl: Workload,
+    names: list[str],
+    repeats: int,
+    mode: str,
+    quick: bool,
+) -> tuple[dict[str, list[float]], dict[str, Params]]:
+    """As :func:`measure`, each run in a fresh process (interleaved the same way).
+
+    In one process, a BLAS library's threads keep spinning for a while after a multi-threaded
+    run and take a core from whatever runs next (scikit-learn's default-thread run before
+    lossdoctor's two-thread step, say). Each child runs its implementation once for a few epochs
+    to warm up, then times one run; the final weights come back through a temporary file.
+    """
+    times: dict[str, list[float]] = {name: [] for name in names}
+    finals: dict[str, Params] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(repeats):
+            order = names[r % len(names) :] + names[: r % len(names)]
+            for name in order:
+                out = os.path.join(tmp, "final.npz")
+                cmd = [sys.executable, os.path.abspath(__file__), "--child", name, wl.name]
+                cmd += [wl.X.dtype.name, mode, out] + (["--quick"] if quick else [])
+                done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+                times[name].append(float(done.stdout.split()[-1]))
+                with np.load(out) as saved:
+                    finals[name] = {k: saved[k] for k in saved.files}
+    return times, finals
+
+
+def child(name: str, workload: str, dtype: str, mode: str, out: str, quick: bool) -> None:
+    """One timed run of one implementation (``--isolate``): prints seconds per epoch."""
+    wl = next(w for w in workloads(quick) if w.name == workload and w.X.dtype.name == dtype)
+    params0 = init_params(wl.net, np.random.default_rng(0), dtype=wl.X.dtype)
+    runner = RUNNERS[name]
+    limit = None if mode == "default" else int(mode)
+    if torch is not None and limit is not None:
+        torch.set_num_threads(limit)
+    with threadpool_limits(limits=limit):
+        runner(dataclasses.replace(wl, epochs=5), params0)  # warm-up
+        t0 = time.perf_counter()
+        final = runner(wl, params0)
+        seconds = (time.perf_counter() - t0) / wl.epochs
+    np.savez(out, **(final or {}))
+    print(seconds)
+
+
 def final_losses(wl: Workload, finals: dict[str, Params]) -> dict[str, float]:
     """Each implementation's training objective from its final weights, by one formula."""
     X64, Y64 = wl.X.astype(np.float64), wl.Y.astype(np.float64)
@@ -305,6 +357,13 @@ def peak_memory(wl: Workload, params0: Params) -> None:
     )
 
 
+RUNNERS: dict[str, Callable[[Workload, Params], Params]] = {
+    "lossdoctor": run_lossdoctor,
+    "scikit-learn": run_sklearn,
+    **({"PyTorch": run_torch} if torch is not None else {}),
+    "BLAS floor": run_blas_floor,
+}
+
 # --------------------------------------------------------------------------- main
 
 
@@ -361,17 +420,21 @@ def main() -> None:
     parser.add_argument("--dtype", choices=["float64", "float32"], default=None)
     parser.add_argument("--threads", choices=["default", "1"], default=None)
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
+    parser.add_argument(
+        "--isolate",
+        action="store_true",
+        help="run each implementation's each repeat in its own process (see measure_isolated)",
+    )
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(*args.child, quick=args.quick)
+        return
     repeats = args.repeats or (2 if args.quick else 5)
 
     header()
-    runners: dict[str, Callable[[Workload, Params], Params]] = {
-        "lossdoctor": run_lossdoctor,
-        "scikit-learn": run_sklearn,
-    }
-    if torch is not None:
-        runners["PyTorch"] = run_torch
-    runners["BLAS floor"] = run_blas_floor
+    print(f"each run in its own process: {'yes' if args.isolate else 'no'}")
+    runners = RUNNERS
 
     all_agree = True
     default_torch_threads = torch.get_num_threads() if torch is not None else 0
@@ -387,8 +450,11 @@ def main() -> None:
             limit = None if mode == "default" else int(mode)
             if torch is not None:
                 torch.set_num_threads(limit or default_torch_threads)
-            with threadpool_limits(limits=limit):
-                times, finals = measure(wl, params0, runners, repeats)
+            if args.isolate:
+                times, finals = measure_isolated(wl, list(runners), repeats, mode, args.quick)
+            else:
+                with threadpool_limits(limits=limit):
+                    times, finals = measure(wl, params0, runners, repeats)
             all_agree &= report(wl, mode, times, final_losses(wl, finals))
         if wl.name.startswith("large") and not args.no_memory:
             peak_memory(wl, params0)

@@ -19,6 +19,10 @@ poisson    exp(z)                  ``y log(y / exp(z)) - y + exp(z)``  (half dev
 
 Each loss takes an optional ``sample_weight``: the mean becomes ``sum_i w_i l_i / sum_i w_i``
 and the gradient's rows are scaled by ``w_i / sum w`` instead of ``1 / n`` (scikit-learn's).
+
+Each loss also takes a keyword ``total``, for rows that are one part of a larger batch: the
+divisor of the whole batch (its number of rows, or its total weight with ``sample_weight``) in
+place of the part's own, so that the parts' values and gradients are the whole's, summed.
 """
 
 from __future__ import annotations
@@ -72,22 +76,25 @@ def _shifted(z: Array) -> Array:
     return np.maximum(shifted, -np.sqrt(np.finfo(z.dtype).max), out=shifted)
 
 
-def _mean(per_sample: Array, scale: Array | None = None) -> float:
+def _mean(per_sample: Array, scale: Array | None = None, n: float | None = None) -> float:
     # Divide before summing so that n large-but-finite terms cannot overflow the sum.
     if scale is None:
-        return float((per_sample / per_sample.shape[0]).sum())
+        return float((per_sample / (per_sample.shape[0] if n is None else n)).sum())
     return float((per_sample * (scale[:, 0] if per_sample.ndim == 1 else scale)).sum())
 
 
-def _row_scale(n: int, sample_weight: Array | None) -> Array | None:
-    """``w / sum(w)`` as a column (the weight of each row in a weighted mean), or None for 1 / n."""
+def _row_scale(sample_weight: Array | None, total: float | None = None) -> Array | None:
+    """``w / sum(w)`` as a column (the weight of each row in a weighted mean), or None for 1 / n.
+
+    ``total`` replaces ``sum(w)`` when the rows are a part of a larger batch.
+    """
     if sample_weight is None:
         return None
     w = np.asarray(sample_weight, dtype=np.float64)
-    return (w / w.sum())[:, None]
+    return (w / (w.sum() if total is None else total))[:, None]
 
 
-def _scale_rows(d: Array, n: int, scale: Array | None) -> Array:
+def _scale_rows(d: Array, n: float, scale: Array | None) -> Array:
     if scale is None:
         d /= n
     else:
@@ -103,7 +110,7 @@ def softmax(z: Array) -> Array:
 
 
 def binary_cross_entropy(
-    logits: Array, Y: Array, sample_weight: Array | None = None
+    logits: Array, Y: Array, sample_weight: Array | None = None, *, total: float | None = None
 ) -> tuple[float, Array]:
     """Mean binary cross-entropy of sigmoid outputs, from logits.
 
@@ -121,16 +128,16 @@ def binary_cross_entropy(
     d_logits : ndarray of shape (n_samples, n_outputs)
         ``(sigmoid(z) - y) / n_samples``.
     """
-    n = logits.shape[0]
-    scale = _row_scale(n, sample_weight)
-    value = _mean(np.logaddexp(0, logits) - Y * logits, scale)
+    n = logits.shape[0] if total is None else total
+    scale = _row_scale(sample_weight, total)
+    value = _mean(np.logaddexp(0, logits) - Y * logits, scale, n)
     d = sigmoid(logits)
     d -= Y
     return value, _scale_rows(d, n, scale)
 
 
 def softmax_cross_entropy(
-    logits: Array, Y: Array, sample_weight: Array | None = None
+    logits: Array, Y: Array, sample_weight: Array | None = None, *, total: float | None = None
 ) -> tuple[float, Array]:
     """Mean cross-entropy of softmax outputs, from logits.
 
@@ -147,19 +154,19 @@ def softmax_cross_entropy(
     d_logits : ndarray of shape (n_samples, n_classes)
         ``(softmax(z) - y) / n_samples``.
     """
-    n = logits.shape[0]
+    n = logits.shape[0] if total is None else total
     shifted = _shifted(logits)
     e = np.exp(shifted)
     sums = e.sum(axis=1, keepdims=True)
-    scale = _row_scale(n, sample_weight)
-    value = _mean(np.log(sums[:, 0]) - (Y * shifted).sum(axis=1), scale)
+    scale = _row_scale(sample_weight, total)
+    value = _mean(np.log(sums[:, 0]) - (Y * shifted).sum(axis=1), scale, n)
     e /= sums
     e -= Y
     return value, _scale_rows(e, n, scale)
 
 
 def squared_error(
-    logits: Array, Y: Array, sample_weight: Array | None = None
+    logits: Array, Y: Array, sample_weight: Array | None = None, *, total: float | None = None
 ) -> tuple[float, Array]:
     """Half the mean squared error, summed over outputs.
 
@@ -175,17 +182,19 @@ def squared_error(
     d_logits : ndarray of shape (n_samples, n_outputs)
         ``(z - y) / n_samples``.
     """
-    n = logits.shape[0]
+    n = logits.shape[0] if total is None else total
     d = logits - Y
-    scale = _row_scale(n, sample_weight)
+    scale = _row_scale(sample_weight, total)
     if scale is None:
         value = float(0.5 * np.vdot(d, d) / n)
     else:
-        value = 0.5 * _mean((d * d).sum(axis=1), scale)
+        value = 0.5 * _mean((d * d).sum(axis=1), scale, n)
     return value, _scale_rows(d, n, scale)
 
 
-def poisson(logits: Array, Y: Array, sample_weight: Array | None = None) -> tuple[float, Array]:
+def poisson(
+    logits: Array, Y: Array, sample_weight: Array | None = None, *, total: float | None = None
+) -> tuple[float, Array]:
     """Half the Poisson deviance with a log link, from logits (scikit-learn's ``poisson``).
 
     Parameters
@@ -203,12 +212,12 @@ def poisson(logits: Array, Y: Array, sample_weight: Array | None = None) -> tupl
     d_logits : ndarray of shape (n_samples, n_outputs)
         ``(exp(z) - y) / n_samples``.
     """
-    n = logits.shape[0]
-    scale = _row_scale(n, sample_weight)
+    n = logits.shape[0] if total is None else total
+    scale = _row_scale(sample_weight, total)
     with np.errstate(over="ignore"):
         mu = np.exp(logits)
     ylogy = np.where(Y > 0, Y * np.log(np.where(Y > 0, Y, 1)), 0.0)
-    value = _mean((ylogy - Y * logits - Y + mu).sum(axis=1), scale)
+    value = _mean((ylogy - Y * logits - Y + mu).sum(axis=1), scale, n)
     mu -= Y
     return value, _scale_rows(mu, n, scale)
 

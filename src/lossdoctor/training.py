@@ -7,11 +7,14 @@ Gradient checks, Hessian-vector products and the learning-rate range test all ca
 
 from __future__ import annotations
 
+import contextvars
+import itertools
 import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from concurrent.futures import Executor, ThreadPoolExecutor, wait
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
@@ -33,7 +36,7 @@ from .network import (
 )
 from .optimizers import Optimizer, apply_updates, clip_by_global_norm, global_norm
 from .schedules import value_at
-from .threads import blas_threads_for
+from .threads import blas_threads_for, parallel_step
 
 __all__ = [
     "Callback",
@@ -344,16 +347,39 @@ def _step_arrays(
 FUSED_BIAS_MAX_ENTRIES = 2**21
 
 
+class _Columns(NamedTuple):
+    """The arrays of the samples-as-columns step on a range of the samples (all, or a chunk).
+
+    Hidden layer ``k``'s output is ``hidden[k - 1]`` of shape (units + 1, n_rows), its last row
+    ones, so that with a packed (fan_in + 1, fan_out) block ``block.T @ hidden`` is
+    ``(A @ W + b).T`` and ``hidden @ delta.T`` (``delta`` of shape (fan_out, n_rows)) is the
+    weight gradient above the bias gradient: one product each, and every element-wise pass runs
+    over contiguous rows.
+    """
+
+    rows: slice  # the samples, a range of X's rows
+    X1T: NDArray | None  # [X[rows].T; 1], (n_features + 1, n_rows); None: layer 1 adds its bias
+    hidden: list[NDArray]  # each hidden layer's output, (units + 1, n_rows), last row ones
+    deltas: list[NDArray]  # gradient wrt each hidden layer's pre-activation, (units, n_rows)
+    work: list[NDArray]  # scratch for each hidden layer's activation derivative, like deltas
+    logits: NDArray  # (n_rows, n_outputs)
+    ones: NDArray  # (n_rows,), for layer 1's bias gradient when X1T is None
+    grad_blocks: list[NDArray]  # where the gradient of each packed block goes
+    grad_w: list[NDArray]  # gradient of Wk, in forward order (views of grad_blocks)
+    grad_b: list[NDArray]  # gradient of bk
+    flat_grad: NDArray  # all of the gradient arrays as one flat array
+
+
 class _FullBatch(NamedTuple):
     """Full-batch plain descent, prepared once per run (:func:`_full_batch_loss_and_grad`).
 
     The parameters live in two :class:`~lossdoctor.network.Packed` sets that the loop writes
     into in turn, so that an update is one operation on a flat array; the gradients are packed
-    the same way. The step stores activations with samples as columns: hidden layer ``k``'s
-    output is ``hidden[k - 1]`` of shape (units + 1, n_samples), its last row ones, so that with
-    a packed (fan_in + 1, fan_out) block ``block.T @ hidden`` is ``(A @ W + b).T`` and
-    ``hidden @ delta.T`` (``delta`` of shape (fan_out, n_samples)) is the weight gradient above
-    the bias gradient: one product each, and every element-wise pass runs over contiguous rows.
+    the same way. The step stores activations with samples as columns (:class:`_Columns`),
+    either for all the samples at once or for two fixed chunks of them, each chunk with its own
+    arrays; the first chunk's gradient goes into ``grads``, the second's into its own arrays and
+    is then added (always in this order, so the result does not depend on which thread computed
+    which chunk).
     """
 
     sets: tuple[Packed, Packed]  # the loop's two parameter sets; their dicts are run.params
@@ -362,19 +388,29 @@ class _FullBatch(NamedTuple):
     biases: tuple[list[NDArray], list[NDArray]]  # each set's bk
     grads: Params  # the gradient arrays, in backprop order (as backward returns them)
     flat_grads: Params  # all of them as one flat array, {"flat": ...}
-    grad_blocks: list[NDArray]  # gradient of each packed block, (fan_in + 1, fan_out)
-    grad_w: list[NDArray]  # gradient of Wk, in forward order (views of grad_blocks)
-    grad_b: list[NDArray]  # gradient of bk
-    X1T: NDArray | None  # [X.T; 1], (n_features + 1, n_samples); None: layer 1 adds its bias
-    hidden: list[NDArray]  # each hidden layer's output, (units + 1, n_samples), last row ones
-    deltas: list[NDArray]  # gradient wrt each hidden layer's pre-activation, (units, n_samples)
-    work: list[NDArray]  # scratch for each hidden layer's activation derivative, like deltas
-    logits: NDArray  # (n_samples, n_outputs)
-    ones: NDArray  # (n_samples,), for layer 1's bias gradient when X1T is None
+    grad_w: list[NDArray]  # gradient of Wk, in forward order
+    columns: tuple[_Columns, ...]  # one for all the samples, or one per chunk
+
+    @property
+    def X1T(self) -> NDArray | None:
+        """The first columns' copy of ``X`` with a row of ones (None: not copied)."""
+        return self.columns[0].X1T
 
 
-def _full_batch(net: Network, params: Params, X: Any, batch_size: int | None) -> _FullBatch | None:
-    """The prepared arrays for full-batch plain descent on a dense ``X``, else None."""
+def _chunk_rows(n: int, n_chunks: int) -> list[slice]:
+    """``n_chunks`` consecutive ranges of ``n`` rows, of sizes that differ by at most one."""
+    edges = [(n * c) // n_chunks for c in range(n_chunks + 1)]
+    return [slice(a, b) for a, b in itertools.pairwise(edges)]
+
+
+def _full_batch(
+    net: Network, params: Params, X: Any, batch_size: int | None, n_chunks: int = 1
+) -> _FullBatch | None:
+    """The prepared arrays for full-batch plain descent on a dense ``X``, else None.
+
+    With ``n_chunks`` of 2 or more the samples are split into that many fixed chunks (their
+    boundaries depend only on the number of samples).
+    """
     L = n_layers(net)
     if not (
         isinstance(X, np.ndarray)
@@ -387,18 +423,31 @@ def _full_batch(net: Network, params: Params, X: Any, batch_size: int | None) ->
     if any(p.dtype != dtype for p in params.values()):
         return None
     n = X.shape[0]
+    n_chunks = max(1, min(n_chunks, n))
     keys = list(params)  # the caller's order
     sets = (pack_params(net, dtype, params, keys), pack_params(net, dtype, None, keys))
     grads = pack_params(net, dtype)
-    X1T = None
     # A copy [X.T; 1] puts layer 1's bias inside its products too (saving a pass over layer 1's
     # output and a product for the bias gradient); it is kept small.
-    if X.dtype == dtype and n * (X.shape[1] + 1) <= FUSED_BIAS_MAX_ENTRIES:
-        X1T = np.empty((X.shape[1] + 1, n), dtype)
-        X1T[:-1] = X.T
-        X1T[-1] = 1
+    fused = X.dtype == dtype and n * (X.shape[1] + 1) <= FUSED_BIAS_MAX_ENTRIES
     layers = range(1, L + 1)
-    hidden, deltas, work = _column_buffers(net.layer_sizes[1:-1], n, dtype)
+    columns = []
+    for c, rows in enumerate(_chunk_rows(n, n_chunks)):
+        m = rows.stop - rows.start
+        X1T = None
+        if fused:
+            X1T = np.empty((X.shape[1] + 1, m), dtype)
+            X1T[:-1] = X[rows].T
+            X1T[-1] = 1
+        g = grads if c == 0 else pack_params(net, dtype)  # chunks after the first: added
+        hidden, deltas, work = _column_buffers(net.layer_sizes[1:-1], m, dtype)
+        logits = np.empty((m, net.layer_sizes[-1]), dtype)
+        grad_w = [g.params[f"W{k}"] for k in layers]
+        grad_b = [g.params[f"b{k}"] for k in layers]
+        ones = np.ones(m, dtype)
+        grad = (g.blocks, grad_w, grad_b, g.flat)
+        col = _Columns(rows, X1T, hidden, deltas, work, logits, ones, *grad)
+        columns.append(col)
     return _FullBatch(
         sets,
         ({"flat": sets[0].flat}, {"flat": sets[1].flat}),
@@ -406,15 +455,8 @@ def _full_batch(net: Network, params: Params, X: Any, batch_size: int | None) ->
         ([sets[0].params[f"b{k}"] for k in layers], [sets[1].params[f"b{k}"] for k in layers]),
         {f"{p}{k}": grads.params[f"{p}{k}"] for k in reversed(layers) for p in "Wb"},
         {"flat": grads.flat},
-        grads.blocks,
         [grads.params[f"W{k}"] for k in layers],
-        [grads.params[f"b{k}"] for k in layers],
-        X1T,
-        hidden,
-        deltas,
-        work,
-        np.empty((n, net.layer_sizes[-1]), dtype),
-        np.ones(n, dtype),
+        tuple(columns),
     )
 
 
@@ -456,20 +498,83 @@ def _full_batch_loss_and_grad(
     Y: NDArray,
     alpha: float,
     sample_weight: NDArray | None,
+    pool: Executor | None = None,
 ) -> float:
     """:func:`loss_and_grad` of parameter set ``i`` on the full batch, into ``fb.grads``.
 
     The same arithmetic as ``loss_and_grad``, laid out with samples as columns (see
-    :class:`_FullBatch`): each layer's bias is added inside its product and the bias gradient
+    :class:`_Columns`): each layer's bias is added inside its product and the bias gradient
     comes out of the weight gradient's product, so the results agree to rounding (the sums run
-    in another order), not bit for bit.
+    in another order), not bit for bit. With chunks, each chunk's loss and gradient are found
+    on their own (divided by the whole batch's size or weight) and summed in chunk order; with
+    a ``pool`` (one worker) the worker is asked for the second chunk while this thread computes
+    the first, and this thread computes the second itself if the worker has not started it.
+    The results do not depend on who computed which chunk.
+    """
+    columns = fb.columns
+    if len(columns) == 1:
+        value, n = _columns_loss_and_grad(net, fb, i, columns[0], X, Y, sample_weight, None)
+    else:
+        n = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+        values = [0.0] * len(columns)
+        future = None
+        if pool is not None:
+            # NumPy's error state is a context variable: the worker runs in a copy of this one.
+            run_in_context = contextvars.copy_context().run
+            future = pool.submit(
+                run_in_context, _columns_loss_and_grad,
+                net, fb, i, columns[1], X, Y, sample_weight, n,
+            )  # fmt: skip
+        try:
+            for c, col in enumerate(columns):
+                if c == 1 and future is not None and not future.cancel():
+                    continue  # the worker has it
+                values[c] = _columns_loss_and_grad(net, fb, i, col, X, Y, sample_weight, n)[0]
+        except BaseException:
+            if future is not None and not future.cancel():
+                wait([future])  # its arrays are not left being written
+            raise
+        if future is not None and not future.cancelled():
+            values[1] = future.result()[0]  # waits; raises the worker's exception
+        value = values[0]
+        flat = fb.flat_grads["flat"]
+        for c in range(1, len(columns)):
+            value += values[c]
+            flat += columns[c].flat_grad
+    if alpha:
+        value += l2_penalty(net, fb.sets[i].params, alpha, n)
+        Ws = fb.weights[i]
+        for k in range(len(Ws)):
+            fb.grad_w[k] += (alpha / n) * Ws[k]
+    return value
+
+
+def _columns_loss_and_grad(
+    net: Network,
+    fb: _FullBatch,
+    i: int,
+    col: _Columns,
+    X: NDArray,
+    Y: NDArray,
+    sample_weight: NDArray | None,
+    total: float | None,
+) -> tuple[float, float]:
+    """The loss (without the L2 term) and its gradient on ``col``'s samples, into ``col``.
+
+    ``total`` divides the loss: the whole batch's size or weight when ``col`` is a chunk; None
+    for the samples' own. Returns the value and the divisor.
     """
     act = get_activation(net.activation)
     blocks, Ws, bs = fb.sets[i].blocks, fb.weights[i], fb.biases[i]
-    H, X1T = fb.hidden, fb.X1T
+    H, X1T = col.hidden, col.X1T
+    rows = col.rows
+    if total is not None:  # a chunk
+        X, Y = X[rows], Y[rows]
+        if sample_weight is not None:
+            sample_weight = sample_weight[rows]
     first = X if X1T is None else X1T  # layer 1's input
     L = len(blocks)
-    logits = fb.logits
+    logits = col.logits
     for k in range(L):
         out = logits if k == L - 1 else H[k][:-1]
         if k == 0 and X1T is None:  # layer 1's bias separately
@@ -488,31 +593,30 @@ def _full_batch_loss_and_grad(
         if k < L - 1:
             act.forward(out, out)
     head = get_head(net.head)
-    if sample_weight is None:
+    if total is not None:
+        value, d = head.loss(logits, Y, sample_weight, total=total)
+        n = total
+    elif sample_weight is None:
         value, d = head.loss(logits, Y)
-        n: float = X.shape[0]
+        n = X.shape[0]
     else:
         value, d = head.loss(logits, Y, sample_weight)
         n = float(np.sum(sample_weight))
     delta = d.T  # (n_outputs, n_samples)
     for k in range(L - 1, -1, -1):
         if k == 0 and X1T is None:
-            np.matmul(X.T, delta.T, out=fb.grad_w[0])
-            np.matmul(delta, fb.ones, out=fb.grad_b[0])
+            np.matmul(X.T, delta.T, out=col.grad_w[0])
+            np.matmul(delta, col.ones, out=col.grad_b[0])
         else:
-            np.matmul(first if k == 0 else H[k - 1], delta.T, out=fb.grad_blocks[k])
+            np.matmul(first if k == 0 else H[k - 1], delta.T, out=col.grad_blocks[k])
         if k > 0:
             W = Ws[k]
             if W.shape[1] == 1:  # one output: an outer product (see network.backward)
-                delta = np.einsum("ik,kj->ij", W, delta, out=fb.deltas[k - 1])
+                delta = np.einsum("ik,kj->ij", W, delta, out=col.deltas[k - 1])
             else:
-                delta = np.matmul(W, delta, out=fb.deltas[k - 1])
-            act.grad_from_output(H[k - 1][:-1], delta, fb.work[k - 1])
-    if alpha:
-        value += l2_penalty(net, fb.sets[i].params, alpha, n)
-        for k in range(L):
-            fb.grad_w[k] += (alpha / n) * Ws[k]
-    return value
+                delta = np.matmul(W, delta, out=col.deltas[k - 1])
+            act.grad_from_output(H[k - 1][:-1], delta, col.work[k - 1])
+    return value, n
 
 
 def _finite_params(params: Params) -> bool:
@@ -537,6 +641,7 @@ class _Task(NamedTuple):
     order: NDArray | None  # a RandomState's sample order, composed epoch after epoch
     sample_weight: NDArray | None
     full_batch: _FullBatch | None = None  # plain descent on the full batch
+    pool: Executor | None = None  # one worker for the full batch's second chunk
 
 
 class _Run(NamedTuple):
@@ -589,14 +694,15 @@ def _start(
     batch_size: int | None,
     rng: np.random.Generator | np.random.RandomState | None,
     sample_weight: NDArray | None = None,
+    n_chunks: int = 1,
 ) -> tuple[_Task, _Run]:
-    """The fixed task and the first state of a run."""
+    """The fixed task and the first state of a run (full-batch plain descent in ``n_chunks``)."""
     # An optimiser with ``update_into`` (plain descent) writes each step's parameters into two
     # sets of arrays that the loop owns and uses in turn, so that a step allocates nothing. The
     # caller's arrays are copied first; callbacks and early stopping get copies of the loop's.
     in_place = optimizer.update_into is not None
     spare: Params = {}
-    full_batch = _full_batch(net, params, X, batch_size) if in_place else None
+    full_batch = _full_batch(net, params, X, batch_size, n_chunks) if in_place else None
     if full_batch is not None:
         params, spare = full_batch.sets[0].params, full_batch.sets[1].params
     elif in_place:
@@ -660,7 +766,9 @@ def _train_epoch(task: _Task, run: _Run) -> tuple[_Run, _EpochStats | None]:
             n_rows = task.X.shape[0]
             i = 0 if params is fb.sets[0].params else 1
             with np.errstate(over="ignore", invalid="ignore"):
-                value = _full_batch_loss_and_grad(net, fb, i, task.X, task.Y, task.alpha, sw)
+                value = _full_batch_loss_and_grad(
+                    net, fb, i, task.X, task.Y, task.alpha, sw, task.pool
+                )
             grads, step_from, step_into = fb.grads, fb.flats[i], fb.flats[1 - i]
             step_grads = fb.flat_grads
             flat = step_grads["flat"]
@@ -992,15 +1100,25 @@ def fit(
     state = optimizer.init(params) if opt_state is None else opt_state
     history = History(stop_reason="max_iter", message=f"reached the maximum of {epochs} epochs")
     step_rows = min(batch_size or X.shape[0], X.shape[0])
-    with blas_threads_for(net.layer_sizes, step_rows), _display(epochs, progress, verbose) as shown:
+    # Before the fit's own limit of BLAS threads: whether the user left two threads to use.
+    n_chunks = 2 if parallel_step(net.layer_sizes, step_rows) else 1
+    with (
+        ExitStack() as workers,
+        blas_threads_for(net.layer_sizes, step_rows),
+        _display(epochs, progress, verbose) as shown,
+    ):
         everyone = [*shown, *callbacks]  # showing first: it prints before the callbacks run
         for cb in everyone:
             cb.on_train_begin(net, params, optimizer)
         task, run = _start(
             net, params, X, Y, optimizer, state,
             alpha=alpha, clip_norm=clip_norm, batch_size=batch_size, rng=rng,
-            sample_weight=sample_weight,
+            sample_weight=sample_weight, n_chunks=n_chunks,
         )  # fmt: skip
+        if task.full_batch is not None and len(task.full_batch.columns) > 1:
+            # One worker for this fit, shut down (after its last chunk) when the fit ends.
+            pool = workers.enter_context(ThreadPoolExecutor(1, "lossdoctor-step"))
+            task = task._replace(pool=pool)
         # Only what is kept needs copying out of the arrays the loop reuses; showing keeps nothing.
         copy_kept = task.in_place and (bool(callbacks) or early_stopping)
         patience, kept, start = _Patience(params), run.params, time.perf_counter()
