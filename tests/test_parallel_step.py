@@ -16,11 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from step_problems import full_batch_problem
 from threadpoolctl import threadpool_limits
 
 from lossdoctor import threads, training
-from lossdoctor.initializers import default_init
-from lossdoctor.network import Network, init_params
 from lossdoctor.optimizers import sgd
 from lossdoctor.training import _full_batch, _full_batch_loss_and_grad, fit
 
@@ -37,19 +36,7 @@ OTHER_DEPTHS = [
 
 
 def _problem(sizes, activation, head, n=101, seed=5, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    net = Network(sizes, activation, head)
-    params = init_params(net, rng, init=default_init(activation), dtype=dtype)
-    for k in range(1, len(sizes)):
-        params[f"b{k}"] = rng.normal(size=params[f"b{k}"].shape).astype(dtype)
-    X = rng.normal(size=(n, sizes[0])).astype(dtype)
-    if head == "softmax":
-        Y = np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], n)]
-    elif head == "binary":
-        Y = (rng.random((n, 1)) < 0.5).astype(dtype)
-    else:
-        Y = rng.normal(size=(n, sizes[-1])).astype(dtype)
-    return net, params, X, Y, rng.random(n) + 0.5
+    return full_batch_problem(sizes, activation, head, n=n, seed=seed, dtype=dtype)
 
 
 @pytest.fixture

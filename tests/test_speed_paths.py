@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from step_problems import full_batch_problem
 
 from lossdoctor.activations import ACTIVATIONS
 from lossdoctor.initializers import default_init
@@ -302,19 +303,7 @@ def test_full_batch_plain_descent_matches_the_general_step(
 
 
 def _full_batch_problem(dtype, sizes, activation, head, n=23):
-    rng = np.random.default_rng(3)
-    net = Network(sizes, activation, head)
-    params = init_params(net, rng, init=default_init(activation), dtype=dtype)
-    for k in range(1, len(sizes)):
-        params[f"b{k}"] = rng.normal(size=params[f"b{k}"].shape).astype(dtype)
-    X = rng.normal(size=(n, sizes[0])).astype(dtype)
-    if head == "softmax":
-        Y = np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], n)]
-    elif head == "binary":
-        Y = (rng.random((n, 1)) < 0.5).astype(dtype)
-    else:
-        Y = rng.normal(size=(n, sizes[-1])).astype(dtype)
-    return net, params, X, Y, rng.random(n) + 0.5
+    return full_batch_problem(sizes, activation, head, n=n, seed=3, dtype=dtype)
 
 
 ARCHITECTURES = [
